@@ -1,0 +1,85 @@
+"""The output events of the contracts: decisions, alerts and triggers.
+
+These are the records Verdict writes to ``decisions``, ``alerts`` and ``triggers`` and answers
+``POST /v1/decisions`` with. They are typed for documentation (OpenAPI) and for consumers in
+Python; the hot path may build the same shape as plain dicts.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from events.records import EventTime
+
+Outcome = Literal["approve", "challenge", "review", "decline"]
+Severity = Literal["low", "medium", "high", "critical"]
+Audience = Literal["customer", "marketing", "relationship_manager", "customer_service"]
+TriggerCode = Literal[
+    "salary_wealth_offer",
+    "medical_protection_offer",
+    "high_potential_customer",
+    "churn_risk_outflow",
+    "travel_offer",
+    "fraud_confirmation",
+]
+
+
+class Output(BaseModel):
+    """Base of the output records: frozen, unknown fields ignored when read back."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class Reason(Output):
+    """Why a decision came out as it did: a stable code and a short human detail."""
+
+    code: str
+    detail: str
+
+
+class Decision(Output):
+    """The verdict on one transaction."""
+
+    tx_id: str
+    customer_id: str
+    ts: EventTime
+    outcome: Outcome
+    fraud_score: float = Field(ge=0.0, le=1.0)
+    anomaly_score: float = Field(ge=0.0, le=1.0)
+    reasons: list[Reason] = Field(default_factory=list)
+    triggers: list[str] = Field(default_factory=list)
+    features: dict[str, float] = Field(default_factory=dict)
+    model_version: str = ""
+    degraded: bool = False
+    latency_ms: float = 0.0
+
+
+class Alert(Output):
+    """A decision the risk team should look at. Never carries the raw customer id."""
+
+    alert_id: str
+    tx_id: str
+    customer_ref: str
+    ts: EventTime
+    severity: Severity
+    outcome: Outcome
+    fraud_score: float = Field(ge=0.0, le=1.0)
+    reasons: list[Reason] = Field(default_factory=list)
+    features: dict[str, float] = Field(default_factory=dict)
+
+
+class Trigger(Output):
+    """A real-time service or marketing action for a customer."""
+
+    trigger_id: str
+    code: TriggerCode
+    audience: Audience
+    customer_id: str
+    tx_id: str
+    ts: EventTime
+    offer_id: str | None = None
+    score: float | None = None
+    reasons: list[Reason] = Field(default_factory=list)
+    expires_at: EventTime | None = None

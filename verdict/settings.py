@@ -1,0 +1,75 @@
+"""All settings of Verdict, assembled at the front door.
+
+Each component owns its section (a frozen pydantic model next to its code); this module puts
+them together under one :class:`Settings` that reads ``VERDICT_<SECTION>__<NAME>`` environment
+variables. Unknown keys are an error. Nothing reads settings at import time: build one
+``Settings()`` in the CLI and pass sections down.
+
+>>> import os
+>>> os.environ["VERDICT_REDIS__URL"] = "redis://127.0.0.1:6380/0"
+>>> Settings().redis.url
+'redis://127.0.0.1:6380/0'
+>>> del os.environ["VERDICT_REDIS__URL"]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from events.records import DEFAULT_CURRENCY
+from state.settings import RedisSettings
+from streams.settings import KafkaSettings
+
+
+class EventSettings(BaseModel):
+    """How events are read (section ``events``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    default_currency: str = Field(
+        DEFAULT_CURRENCY, pattern=r"^[A-Z]{3}$", description="Currency of events that name none."
+    )
+
+
+class StackSettings(BaseModel):
+    """The embedded stack of one machine (section ``stack``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    home: Path = Field(Path(".verdict"), description="Folder for pid files, logs and data.")
+    broker_port: int = Field(9092, ge=1, le=65535, description="Port of the embedded broker.")
+    redis_port: int = Field(
+        6379, ge=1, le=65535, description="Port of the embedded Redis (when none is reachable)."
+    )
+    start_timeout_s: float = Field(20.0, gt=0, description="How long to wait for a service.")
+
+
+class ApiSettings(BaseModel):
+    """The inline HTTP API (section ``api``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str = Field("127.0.0.1", description="Address to bind; loopback unless told otherwise.")
+    port: int = Field(8080, ge=1, le=65535, description="Port of the API and /metrics.")
+    token: SecretStr | None = Field(None, description="Bearer token required when set.")
+    max_body_bytes: int = Field(65536, ge=1024, description="Largest request body accepted.")
+
+
+class Settings(BaseSettings):
+    """Every setting, by section; environment variables ``VERDICT_<SECTION>__<NAME>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VERDICT_",
+        env_nested_delimiter="__",
+        frozen=True,
+        extra="forbid",
+    )
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    events: EventSettings = Field(default_factory=EventSettings)
+    stack: StackSettings = Field(default_factory=StackSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
