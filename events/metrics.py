@@ -17,7 +17,19 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 
 #: Buckets for operations that should take well under a millisecond (Redis on loopback).
 FAST_BUCKETS: Final = (
-    0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+    0.0001,
+    0.00025,
+    0.0005,
+    0.00075,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    1.0,
 )
 
 

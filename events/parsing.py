@@ -1,6 +1,7 @@
 """Bytes in, a typed record or one clear error out.
 
->>> tx = parse_transaction(b'{"tx_id": "t1", "ts": 1772362800, "customer_id": "c42", "amount": 12.5}')
+>>> raw = b'{"tx_id": "t1", "ts": 1772362800, "customer_id": "c42", "amount": 12.5}'
+>>> tx = parse_transaction(raw)
 >>> tx.amount, tx.currency, tx.direction
 (12.5, 'EUR', 'debit')
 >>> parse_transaction(b'{"tx_id": "t1", "ts": "yesterday", "customer_id": "c42", "amount": -3}')
@@ -129,6 +130,8 @@ def parse_event(
         first = error.errors(include_url=False, include_input=False)[0]
         if first["type"] == "json_invalid":
             raise MalformedPayloadError(f"is not valid JSON ({first['msg'][14:]})", kind) from None
+        if first["type"] == "model_type" and not first["loc"]:
+            raise MalformedPayloadError("must be a JSON object", kind) from None
         raise EventValidationError(_problems(error), kind) from None
     except RecursionError:
         raise MalformedPayloadError("is nested too deeply", kind) from None
@@ -159,7 +162,8 @@ def parse_offer_response(raw: bytes | str | Mapping[str, Any]) -> OfferResponse:
 def to_json(record: pydantic.BaseModel) -> bytes:
     """The contract's JSON for a record: times as ISO-8601, defaults included.
 
-    >>> to_json(parse_label({"tx_id": "t1", "is_fraud": True, "ts": 1772362800, "source": "analyst"}))
+    >>> label = {"tx_id": "t1", "is_fraud": True, "ts": 1772362800, "source": "analyst"}
+    >>> to_json(parse_label(label))
     b'{"tx_id":"t1","is_fraud":true,"ts":"2026-03-01T11:00:00Z","source":"analyst","customer_id":null}'
     """
     return record.model_dump_json().encode()
