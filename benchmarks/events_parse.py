@@ -23,7 +23,9 @@ FULL_TX = (
     b' "device_id": "d-9f3a2c", "ip": "203.0.113.7", "attributes": {"risk_ip": 0.2}}'
 )
 #: The handbook's minimal record: epoch time, no optional fields.
-MINIMAL_TX = b'{"tx_id":"tx1","ts":1772362800,"customer_id":"c42","amount":57.16,"terminal_id":"t9"}'
+MINIMAL_TX = (
+    b'{"tx_id":"tx1","ts":1772362800,"customer_id":"c42","amount":57.16,"terminal_id":"t9"}'
+)
 
 
 def _per_call_us(function: Callable[[bytes], object], payload: bytes, repeat: int) -> float:

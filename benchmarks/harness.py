@@ -109,7 +109,13 @@ def render_markdown(result: BenchResult) -> str:
         verdict = _goal_met(value, goal) if goal else ""
         lines.append(f"| `{name}` | {value:,.4g} | {goal} | {verdict} |")
     if result.baseline:
-        lines += ["", "Baselines measured in the same run:", "", "| baseline | value |", "|---|---:|"]
+        lines += [
+            "",
+            "Baselines measured in the same run:",
+            "",
+            "| baseline | value |",
+            "|---|---:|",
+        ]
         lines += [f"| `{name}` | {value:,.4g} |" for name, value in result.baseline.items()]
     if result.notes:
         lines += ["", *[f"- {note}" for note in result.notes]]
