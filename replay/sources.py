@@ -99,8 +99,8 @@ def _is_number(text: str) -> bool:
 
 def _jsonl_lines(path: Path) -> Iterator[tuple[int, bytes]]:
     with path.open("rb") as handle:
-        for number, line in enumerate(handle, start=1):
-            line = line.strip()
+        for number, text in enumerate(handle, start=1):
+            line = text.strip()
             if line:
                 yield number, line
 

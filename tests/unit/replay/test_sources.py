@@ -16,6 +16,10 @@ def _tx(tx_id: str, ts: float, customer: str = "c1") -> bytes:
     return orjson.dumps({"tx_id": tx_id, "ts": ts, "customer_id": customer, "amount": 1.0})
 
 
+def _no_bad(line: BadLine) -> None:
+    pytest.fail(f"unexpected bad line {line}")
+
+
 def _write(path: Path, lines: list[bytes]) -> Path:
     path.write_bytes(b"\n".join(lines) + b"\n")
     return path
@@ -57,14 +61,14 @@ def test_bad_lines_are_reported_with_their_numbers_and_skipped(tmp_path: Path) -
 
 def test_without_validation_lines_go_out_as_they_are(tmp_path: Path) -> None:
     path = _write(tmp_path / "transactions.jsonl", [b"garbage", b'{"customer_id": "c9", "x": 1}'])
-    records = list(read_records(path, validate=False, on_bad=pytest.fail))
+    records = list(read_records(path, validate=False, on_bad=_no_bad))
     assert [r.value for r in records] == [b"garbage", b'{"customer_id": "c9", "x": 1}']
     assert [r.key for r in records] == [b"", b"c9"]
 
 
 def test_labels_without_customer_are_keyed_by_transaction(tmp_path: Path) -> None:
     line = b'{"tx_id": "t7", "is_fraud": true, "ts": 1000000000, "source": "chargeback"}'
-    (record,) = read_records(_write(tmp_path / "labels.jsonl", [line]), on_bad=pytest.fail)
+    (record,) = read_records(_write(tmp_path / "labels.jsonl", [line]), on_bad=_no_bad)
     assert record.key == b"t7"
     assert record.topic == "labels"
 
@@ -93,7 +97,7 @@ def test_files_are_merged_by_event_time_stably(tmp_path: Path) -> None:
          b'{"tx_id": "b", "is_fraud": true, "ts": 1100000000, "source": "chargeback"}'],
     )  # fmt: skip
     merged = merge_by_time(
-        [read_records(txs, on_bad=pytest.fail), read_records(labels, on_bad=pytest.fail)]
+        [read_records(txs, on_bad=_no_bad), read_records(labels, on_bad=_no_bad)]
     )
     order = [(r.topic, r.ts) for r in merged]
     assert order == [
@@ -102,7 +106,7 @@ def test_files_are_merged_by_event_time_stably(tmp_path: Path) -> None:
         ("labels", 1.1e9),
         ("transactions", 1.2e9),
     ]
-    assert parse_label(read_records(labels, on_bad=pytest.fail).__next__().value).tx_id == "a"
+    assert parse_label(read_records(labels, on_bad=_no_bad).__next__().value).tx_id == "a"
 
 
 def test_pacer_follows_event_time_at_the_given_speed() -> None:
