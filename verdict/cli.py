@@ -62,7 +62,9 @@ def simulate(
     terminals: Annotated[int, typer.Option(min=1, help="Number of terminals.")] = 10000,
     days: Annotated[int, typer.Option(min=1, help="Days of transactions.")] = 183,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 0,
-    label_delay: Annotated[str, typer.Option(help="Delay before a label is known: 7d, 12h.")] = "7d",
+    label_delay: Annotated[
+        str, typer.Option(help="Delay before a label is known: 7d, 12h.")
+    ] = "7d",
     scenarios: Annotated[
         str, typer.Option(help="handbook | all | NAME,NAME... (see --list-scenarios)")
     ] = "handbook",
@@ -75,6 +77,88 @@ def simulate(
 def demo() -> None:
     """The main job on the embedded default: stack up, simulate, stream, report."""
     raise typer.Exit(_not_yet("demo"))
+
+
+@app.command()
+def replay(
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="JSONL or CSV files, named by topic.", exists=True, dir_okay=False),
+    ],
+    speed: Annotated[
+        str, typer.Option(help="max, or a factor of the recorded pace (10 = ten times faster).")
+    ] = "max",
+    strict: Annotated[bool, typer.Option(help="Stop at the first bad line.")] = False,
+    topic: Annotated[
+        str | None, typer.Option(help="Publish every file to this topic (else from the name).")
+    ] = None,
+    validate: Annotated[
+        bool, typer.Option(help="Check every line against its contract (--no-validate: as is).")
+    ] = True,
+) -> None:
+    """Publish stream files to Kafka, merged by event time, keyed by customer_id."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from replay.producer import replay_files
+
+    settings = Settings()
+    pace = None if speed == "max" else _positive_float(speed, "--speed")
+    with Progress(
+        TextColumn("replay"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:,.0f} events/s"), console=console, transient=True,
+    ) as bar:  # fmt: skip
+        task = bar.add_task("replay", total=None, rate=0.0)
+
+        def advance(count: int) -> None:
+            bar.advance(task, count)
+            elapsed = bar.tasks[0].elapsed or 0.0
+            bar.update(task, rate=bar.tasks[0].completed / elapsed if elapsed else 0.0)
+
+        summary = replay_files(
+            files, settings.kafka.bootstrap_servers, speed=pace, strict=strict,
+            validate=validate, topic=topic, on_progress=advance,
+            on_bad=lambda line: console.print(f"[yellow]skipped[/yellow] {line}"),
+        )  # fmt: skip
+    for name, count in sorted(summary.published.items()):
+        console.print(f"{name:>16}: {count:,} published")
+    console.print(
+        f"{summary.total:,} events in {summary.seconds:.1f} s ({summary.rate:,.0f}/s); "
+        f"{len(summary.bad_lines):,} bad lines skipped"
+    )
+
+
+@app.command()
+def bench(
+    name: Annotated[str | None, typer.Argument(help="One benchmark; all when omitted.")] = None,
+    quick: Annotated[bool, typer.Option(help="Smaller sizes, for a smoke run.")] = False,
+) -> None:
+    """Run benchmarks; write benchmarks/results/<name>.json and .md."""
+    from benchmarks.harness import BENCHMARKS, BenchContext, render_markdown, run_benchmark
+
+    names = [name] if name else list(BENCHMARKS)
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        console.print(
+            f"[red]unknown benchmark {unknown[0]!r}[/red]; known: {', '.join(BENCHMARKS)}"
+        )
+        raise typer.Exit(2)
+    context = BenchContext(Settings(), quick=quick)
+    for bench_name in names:
+        console.print(f"[bold]bench {bench_name}[/bold] ...")
+        result = run_benchmark(bench_name, context)
+        Console().print(render_markdown(result))
+
+
+def _positive_float(text: str, option: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise typer.BadParameter(
+            f"must be 'max' or a positive number, not {text!r}", param_hint=option
+        )
+    return value
 
 
 def _not_yet(command: str) -> int:
