@@ -57,26 +57,109 @@ def stack_status() -> None:
 
 @app.command()
 def simulate(
-    out: Annotated[Path, typer.Option(help="Folder to write the JSONL files into.")],
+    out: Annotated[Path | None, typer.Option(help="Folder to write the JSONL files into.")] = None,
     customers: Annotated[int, typer.Option(min=1, help="Number of customers.")] = 5000,
     terminals: Annotated[int, typer.Option(min=1, help="Number of terminals.")] = 10000,
     days: Annotated[int, typer.Option(min=1, help="Days of transactions.")] = 183,
-    seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed (same seed, same files).")] = 0,
+    start: Annotated[str, typer.Option(help="First day (UTC), YYYY-MM-DD.")] = "2018-04-01",
     label_delay: Annotated[
-        str, typer.Option(help="Delay before a label is known: 7d, 12h.")
+        str, typer.Option(help="Delay before a label is known: 7d, 12h, 30m, 45s.")
     ] = "7d",
     scenarios: Annotated[
         str, typer.Option(help="handbook | all | NAME,NAME... (see --list-scenarios)")
     ] = "handbook",
+    rate: Annotated[
+        list[str] | None,
+        typer.Option(help="A scenario's rate, NAME=VALUE (repeatable; see --list-scenarios)."),
+    ] = None,
+    fraud_labels_only: Annotated[
+        bool, typer.Option("--fraud-labels-only", help="Label fraud only, like a chargeback feed.")
+    ] = False,
+    list_scenarios: Annotated[
+        bool,
+        typer.Option("--list-scenarios", help="List the scenarios and their rates, then stop."),
+    ] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Write simulated bank transactions, customers and delayed labels (JSONL)."""
-    raise typer.Exit(_not_yet("simulate"))
+    from datetime import date
+
+    from rich.table import Table
+
+    from replay.simulator import (
+        HANDBOOK,
+        SCENARIOS,
+        SimulationConfig,
+        SimulationConfigError,
+        parse_duration,
+        parse_rates,
+        parse_scenarios,
+    )
+    from replay.simulator import simulate as run_simulation
+
+    if list_scenarios:
+        table = Table("scenario", "rate", "rate means", "fraud", "what it does")
+        for item in SCENARIOS:
+            name = f"{item.name} (handbook)" if item.name in HANDBOOK else item.name
+            fraud = "yes" if item.fraud else ""
+            table.add_row(name, f"{item.rate:g}", item.unit, fraud, item.description)
+        Console().print(table)
+        return
+    if out is None:
+        raise typer.BadParameter("is required (the folder to write into)", param_hint="--out")
+    try:
+        first_day = date.fromisoformat(start)
+    except ValueError:
+        raise SimulationConfigError(f"--start {start!r} is not a date (YYYY-MM-DD)") from None
+    config = SimulationConfig(
+        customers=customers,
+        terminals=terminals,
+        days=days,
+        seed=seed,
+        start=first_day,
+        label_delay_s=parse_duration(label_delay),
+        scenarios=parse_scenarios(scenarios),
+        rates=parse_rates(rate or []),
+        fraud_labels_only=fraud_labels_only,
+    )
+    summary = run_simulation(config, out, progress=progress)
+    table = Table("scenario", "transactions", "fraud", title=f"verdict simulate -> {out}")
+    for name, count in summary.scenarios.items():
+        made = f"{count.customers:,} customers" if count.customers else f"{count.transactions:,}"
+        table.add_row(name, made, f"{count.frauds:,}")
+    console.print(table)
+    console.print(
+        f"{summary.transactions:,} transactions, {summary.frauds:,} fraud "
+        f"({summary.fraud_rate:.3%}), {summary.labels:,} labels, {summary.customers:,} customers "
+        f"in {summary.seconds:.1f} s"
+    )
 
 
 @app.command()
-def demo() -> None:
+def demo(
+    out: Annotated[Path, typer.Option(help="Folder for the report and data.")] = Path(
+        "verdict-demo"
+    ),
+    customers: Annotated[int, typer.Option(min=10, help="Simulated customers.")] = 3000,
+    days: Annotated[int, typer.Option(min=1, help="Simulated days.")] = 7,
+    keep_running: Annotated[
+        bool, typer.Option(help="Leave the embedded stack running afterwards.")
+    ] = False,
+) -> None:
     """The main job on the embedded default: stack up, simulate, stream, report."""
-    raise typer.Exit(_not_yet("demo"))
+    from verdict.demo import DemoOptions, run_demo
+
+    options = DemoOptions(
+        out_dir=out,
+        customers=customers,
+        terminals=customers * 2,
+        days=days,
+        keep_running=keep_running,
+    )
+    report = run_demo(Settings(), options, Console())
+    if report.tally.total < report.replay.total:
+        raise typer.Exit(1)
 
 
 @app.command()
