@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
 
+from events import EVENT_TYPES
 from events.errors import DependencyUnavailableError, EventValidationError, FieldProblem
 from replay.pacing import Pacer
 from replay.sources import BadLine, StreamRecord, merge_by_time, read_records, topic_of
@@ -166,11 +167,10 @@ def replay_files(
         if strict:
             raise StrictReplayError([FieldProblem(f"{line.path}:{line.line}", line.error)])
 
-    topics = [topic or topic_of(path) for path in paths]  # a misnamed file fails before any I/O
-    streams = [
-        iter(read_records(path, name, validate=validate, on_bad=bad))
-        for path, name in zip(paths, topics, strict=True)
-    ]
+    if topic not in EVENT_TYPES:  # a misnamed file fails before any I/O
+        for path in paths:
+            topic_of(path)
+    streams = [iter(read_records(path, topic, validate=validate, on_bad=bad)) for path in paths]
     return asyncio.run(
         publish(
             merge_by_time(streams),

@@ -1,8 +1,10 @@
 """Stream files in, publishable records out: JSONL or CSV, validated, merged by event time.
 
-A file's topic comes from its name (``transactions.jsonl`` -> ``transactions``,
-``offer_responses.csv`` -> ``offer-responses``) unless given. Every line is checked against its
-contract; a bad line becomes a :class:`BadLine` with its line number, never a silent drop.
+A file's contract and topic come from its name (``transactions.jsonl`` -> ``transactions``,
+``offer_responses.csv`` -> ``offer-responses``); another destination topic can be given, and
+then the contract is still the file name's (or the given topic's, when it is an input topic).
+Every line is checked against its contract; a bad line becomes a :class:`BadLine` with its line
+number, never a silent drop.
 """
 
 from __future__ import annotations
@@ -118,8 +120,9 @@ def read_records(
     for testing what the engine does with bad input. They still need a key and a time, taken
     leniently (missing -> empty key, time 0).
     """
-    topic = topic or topic_of(path)
-    record_type = EVENT_TYPES[topic]
+    kind = topic if topic in EVENT_TYPES else topic_of(path)
+    topic = topic or kind
+    record_type = EVENT_TYPES[kind]
     rows: Iterable[tuple[int, bytes | dict[str, Any] | str]]
     rows = _csv_rows(path) if path.suffix.lower() == ".csv" else _jsonl_lines(path)
     for number, row in rows:

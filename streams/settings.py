@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -32,3 +34,25 @@ class KafkaSettings(BaseModel):
         """
         hosts = self.url.removeprefix("kafka://")
         return [host.strip() for host in hosts.replace(",", ";").split(";") if host.strip()]
+
+    def faust_options(self) -> dict[str, Any]:
+        """Keyword arguments of ``faust.App`` that say where the broker is and how to join it.
+
+        The short group timeouts matter: with faust's defaults the first event reaches an agent
+        about 30 s after a worker starts; with 6 s / 6 s / 1 s, about 4 s. Topics faust creates
+        (changelogs, repartitions) get ``partitions``, the same as the topics Verdict creates,
+        which faust's tables require of their source topics.
+
+        >>> options = KafkaSettings().faust_options()
+        >>> options["broker"], options["broker_session_timeout"], options["topic_partitions"]
+        ('kafka://127.0.0.1:9092', 6.0, 4)
+        """
+        return {
+            "broker": self.url,
+            "broker_session_timeout": self.session_timeout_s,
+            "broker_rebalance_timeout": self.rebalance_timeout_s,
+            "broker_heartbeat_interval": self.heartbeat_interval_s,
+            "broker_request_timeout": self.request_timeout_s,
+            "topic_partitions": self.partitions,
+            "topic_replication_factor": self.replication_factor,
+        }

@@ -35,16 +35,22 @@ class EventSettings(BaseModel):
 
 
 class StackSettings(BaseModel):
-    """The embedded stack of one machine (section ``stack``)."""
+    """The embedded stack of one machine (section ``stack``).
+
+    The stack has no addresses of its own: it starts the broker where ``kafka.url`` points and
+    Redis where ``redis.url`` points (both on loopback), so clients and stack never disagree.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     home: Path = Field(Path(".verdict"), description="Folder for pid files, logs and data.")
-    broker_port: int = Field(9092, ge=1, le=65535, description="Port of the embedded broker.")
-    redis_port: int = Field(
-        6379, ge=1, le=65535, description="Port of the embedded Redis (when none is reachable)."
-    )
     start_timeout_s: float = Field(20.0, gt=0, description="How long to wait for a service.")
+    stop_timeout_s: float = Field(
+        10.0, gt=0, description="How long a service may take to stop before it is killed."
+    )
+    probe_timeout_s: float = Field(
+        1.0, gt=0, description="Budget of one reachability check (Kafka ApiVersions, Redis PING)."
+    )
 
 
 class ApiSettings(BaseModel):
