@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
 #: Buckets for operations that should take well under a millisecond (Redis on loopback).
 FAST_BUCKETS: Final = (
@@ -58,6 +58,13 @@ class Metrics:
             ["entity"],
             registry=registry,
         )
+        self.out_of_order_events = Counter(
+            "verdict_out_of_order_events_total",
+            "Transactions older than the entity's latest but inside its horizon: placed in the "
+            "right windows.",
+            ["entity"],
+            registry=registry,
+        )
         self.duplicate_events = Counter(
             "verdict_duplicate_events_total",
             "Transactions seen again (same tx_id): they change nothing.",
@@ -67,5 +74,90 @@ class Metrics:
             "verdict_labels_ignored_total",
             "Labels for unknown or expired transactions, or repeated: ignored.",
             ["reason"],
+            registry=registry,
+        )
+        self.decisions = Counter(
+            "verdict_decisions_total",
+            "Decisions taken, by outcome.",
+            ["outcome"],
+            registry=registry,
+        )
+        self.decision_latency = Histogram(
+            "verdict_decision_latency_seconds",
+            "Time of one decision: features, scores, lists, policy and caps.",
+            buckets=FAST_BUCKETS,
+            registry=registry,
+        )
+        self.degraded_decisions = Counter(
+            "verdict_degraded_decisions_total",
+            "Decisions taken without a dependency, by the dependency that was missing.",
+            ["dependency"],
+            registry=registry,
+        )
+        self.triggers = Counter(
+            "verdict_triggers_total",
+            "Triggers emitted (after every marketing rule), by code.",
+            ["code"],
+            registry=registry,
+        )
+        self.trigger_suppressions = Counter(
+            "verdict_trigger_suppressions_total",
+            "Triggers that fired but were held back, by code and by the rule that held them.",
+            ["code", "rule"],
+            registry=registry,
+        )
+        self.policy_reloads = Counter(
+            "verdict_policy_reloads_total",
+            "Attempts to load a changed policy file: loaded, or invalid (the old policy kept).",
+            ["result"],
+            registry=registry,
+        )
+        self.model_labels = Counter(
+            "verdict_model_labels_total",
+            "Labels offered to a model: learnt (fraud, legitimate, legitimate after the label "
+            "horizon) or ignored (no feature snapshot: unknown, expired or repeated).",
+            ["role", "outcome"],
+            registry=registry,
+        )
+        self.model_versions = Counter(
+            "verdict_model_versions_total",
+            "Model versions published by the learner, or loaded by a scorer.",
+            ["role", "event"],
+            registry=registry,
+        )
+        self.shadow_scores = Counter(
+            "verdict_shadow_scores_total",
+            "Transactions scored by a challenger in shadow beside the champion (never acted on).",
+            ["role"],
+            registry=registry,
+        )
+        self.http_requests = Counter(
+            "verdict_http_requests_total",
+            "HTTP requests answered, by route template and status code.",
+            ["route", "status"],
+            registry=registry,
+        )
+        self.http_latency = Histogram(
+            "verdict_http_request_latency_seconds",
+            "Server-side time of one HTTP request, from routing to the response.",
+            ["route"],
+            buckets=FAST_BUCKETS,
+            registry=registry,
+        )
+        self.events_published = Counter(
+            "verdict_events_published_total",
+            "Events handed to the broker by the asynchronous publisher, by topic.",
+            ["topic"],
+            registry=registry,
+        )
+        self.publish_dropped = Counter(
+            "verdict_publish_dropped_total",
+            "Events the publisher could not keep (its bounded buffer was full), by topic.",
+            ["topic"],
+            registry=registry,
+        )
+        self.publish_buffered = Gauge(
+            "verdict_publish_buffered_events",
+            "Events waiting in the publisher's buffer for the broker.",
             registry=registry,
         )

@@ -54,6 +54,10 @@ class Decision(Output):
     model_version: str = ""
     degraded: bool = False
     latency_ms: float = 0.0
+    policy_version: str = Field(
+        "", description="The policy that decided: its explicit version and content hash."
+    )
+    tier: str = Field("", description="The customer's live RFM tier (vip, potential, mass...).")
 
 
 class Alert(Output):

@@ -12,6 +12,7 @@ events.errors.EventValidationError: ts: is not an ISO-8601 time: 'yesterday'; am
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Final, TypeVar
 
@@ -22,6 +23,7 @@ from pydantic_core import ErrorDetails
 from events.errors import EventValidationError, FieldProblem, MalformedPayloadError
 from events.records import (
     DEFAULT_CURRENCY,
+    IDENTIFIER_PATTERN,
     CustomerProfile,
     Event,
     Label,
@@ -49,6 +51,7 @@ _PATTERN_HINTS: Final = {
     "ip": "must be an IPv4 or IPv6 address",
 }
 _IDENTIFIER_HINT: Final = "must be 1-128 characters without spaces, control characters or braces"
+_IDENTIFIER: Final = re.compile(IDENTIFIER_PATTERN)
 
 
 def _field_path(loc: tuple[int | str, ...]) -> str:
@@ -135,6 +138,32 @@ def parse_event(
         raise EventValidationError(_problems(error), kind) from None
     except RecursionError:
         raise MalformedPayloadError("is nested too deeply", kind) from None
+
+
+def check_identifier(value: str, field: str) -> str:
+    """``value`` when it is a valid identifier, else an error naming ``field``.
+
+    >>> check_identifier("c42", "customer_id")
+    'c42'
+    """
+    if not 1 <= len(value) <= 128 or _IDENTIFIER.fullmatch(value) is None:
+        raise EventValidationError([FieldProblem(field, _IDENTIFIER_HINT)], "identifier")
+    return value
+
+
+def json_object(raw: bytes | str, kind: str = "event") -> dict[str, Any]:
+    """Decode a JSON object, or raise the same error :func:`parse_event` gives for bad JSON."""
+    if len(raw) > MAX_EVENT_BYTES:
+        raise MalformedPayloadError(
+            f"is {len(raw)} bytes, more than the limit of {MAX_EVENT_BYTES}", kind
+        )
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise MalformedPayloadError(f"is not valid JSON ({error})", kind) from None
+    if not isinstance(body, dict):
+        raise MalformedPayloadError("must be a JSON object", kind)
+    return body
 
 
 def parse_transaction(

@@ -20,10 +20,11 @@ from pydantic import (
     Strict,
     StrictBool,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
 )
 
-from events.eventtime import format_event_time, parse_event_time
+from events.eventtime import MAX_EVENT_TIME, MIN_EVENT_TIME, format_event_time, parse_event_time
 from events.iso import COUNTRIES, CURRENCIES
 
 #: Largest amount accepted in one event (a typo guard, not a business limit).
@@ -60,10 +61,21 @@ EventTime = Annotated[
     float,
     BeforeValidator(parse_event_time),
     PlainSerializer(format_event_time, return_type=str, when_used="json"),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "format": "date-time"},
+                {"type": "number", "minimum": MIN_EVENT_TIME, "maximum": MAX_EVENT_TIME},
+            ],
+            "description": "ISO-8601 time with a zone, or epoch seconds.",
+        }
+    ),
 ]
+#: What an identifier may hold (see :data:`Identifier`).
+IDENTIFIER_PATTERN: Final = r"^[^\s{}\x00-\x1f]+$"
 #: An identifier: 1-128 characters, no whitespace, control characters or braces (braces would
 #: break the Redis Cluster hash tags built from it).
-Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\s{}\x00-\x1f]+$")]
+Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=IDENTIFIER_PATTERN)]
 Currency = Annotated[str, AfterValidator(_check_currency)]
 Country = Annotated[str, AfterValidator(_check_country)]
 Amount = Annotated[float, Strict(), Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False)]

@@ -1,0 +1,158 @@
+"""Asynchronous, batched publishing that never blocks the caller.
+
+The inline API and the agents hand events to :class:`AsyncPublisher` (``publisher(topic, key,
+value)``), which only appends to a bounded in-memory buffer. A background task sends the
+buffer to Kafka in chunks. When the broker is unreachable the events wait in the buffer and go
+out when it returns (at-least-once: a chunk whose delivery failed is sent again, and consumers
+collapse repeats by their ids); when the buffer is full the new event is dropped, counted in
+``verdict_publish_dropped_total`` and logged, and the caller is never held up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter, deque
+from collections.abc import Sequence
+from typing import Final
+
+from aiokafka import AIOKafkaProducer
+
+from events.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+#: Events sent per chunk (one gather over their delivery futures).
+CHUNK: Final = 2_000
+#: Longest wait between two attempts to reach a broker that is down.
+MAX_BACKOFF_S: Final = 2.0
+
+
+class AsyncPublisher:
+    """A bounded buffer in front of an aiokafka producer.
+
+    Parameters
+    ----------
+    bootstrap_servers
+        ``host:port`` of the brokers.
+    metrics
+        Where published, dropped and buffered events are counted.
+    max_buffered
+        Events the buffer holds at most; more are dropped (and counted).
+    request_timeout_s
+        How long one send may wait for the broker before it is retried.
+    """
+
+    def __init__(
+        self,
+        bootstrap_servers: Sequence[str],
+        metrics: Metrics,
+        *,
+        max_buffered: int = 100_000,
+        request_timeout_s: float = 5.0,
+    ) -> None:
+        self._servers = list(bootstrap_servers)
+        self._metrics = metrics
+        self._max = max_buffered
+        self._timeout_s = request_timeout_s
+        self._buffer: deque[tuple[str, bytes, bytes]] = deque()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._producer: AIOKafkaProducer | None = None
+        self._last_drop_log = 0.0
+        self._sending = 0
+        self.dropped = 0
+
+    def __call__(self, topic: str, key: bytes, value: bytes) -> None:
+        """Enqueue one event; drop and count it when the buffer is full. Never blocks."""
+        if len(self._buffer) >= self._max:
+            self.dropped += 1
+            self._metrics.publish_dropped.labels(topic=topic).inc()
+            now = time.monotonic()
+            if now - self._last_drop_log > 5.0:
+                self._last_drop_log = now
+                log.warning("publisher buffer full (%d events): dropping events", self._max)
+            return
+        self._buffer.append((topic, key, value))
+        self._metrics.publish_buffered.set(len(self._buffer))
+        self._wake.set()
+
+    @property
+    def buffered(self) -> int:
+        """Events not yet acknowledged by the broker (waiting or in flight)."""
+        return len(self._buffer) + self._sending
+
+    async def start(self) -> None:
+        """Start the background sender (it connects, and reconnects, by itself)."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="verdict-publisher")
+
+    async def stop(self, drain_timeout_s: float = 5.0) -> None:
+        """Send what is buffered (for at most ``drain_timeout_s``), then stop."""
+        deadline = time.monotonic() + drain_timeout_s
+        while (self._buffer or self._sending) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._producer is not None:
+            with contextlib.suppress(Exception):
+                await self._producer.stop()
+            self._producer = None
+
+    async def _connect(self) -> AIOKafkaProducer:
+        backoff = 0.05
+        while True:
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self._servers,
+                acks=1,
+                linger_ms=2,
+                max_batch_size=256 * 1024,
+                request_timeout_ms=int(self._timeout_s * 1000),
+            )
+            try:
+                await producer.start()
+            except Exception as error:  # aiokafka raises several types for "no broker"
+                with contextlib.suppress(Exception):
+                    await producer.stop()
+                log.warning("publisher: broker unreachable (%s); retrying", error)
+                await asyncio.sleep(backoff)
+                backoff = min(MAX_BACKOFF_S, backoff * 2)
+                continue
+            return producer
+
+    async def _run(self) -> None:
+        backoff = 0.05
+        while True:
+            if not self._buffer:
+                self._wake.clear()
+                await self._wake.wait()
+            if self._producer is None:
+                self._producer = await self._connect()
+            chunk = [self._buffer.popleft() for _ in range(min(CHUNK, len(self._buffer)))]
+            self._sending = len(chunk)
+            try:
+                futures = [
+                    await self._producer.send(topic, value=value, key=key)
+                    for topic, key, value in chunk
+                ]
+                await asyncio.gather(*futures)
+            except asyncio.CancelledError:  # stopped mid-chunk: what was not acknowledged stays
+                self._buffer.extendleft(reversed(chunk))
+                raise
+            except Exception as error:  # delivery failed: keep the chunk, in order, and retry
+                self._buffer.extendleft(reversed(chunk))
+                log.warning("publisher: %d events not delivered (%s); retrying", len(chunk), error)
+                await asyncio.sleep(backoff)
+                backoff = min(MAX_BACKOFF_S, backoff * 2)
+                continue
+            finally:
+                self._sending = 0
+            backoff = 0.05
+            for topic, count in Counter(topic for topic, _, _ in chunk).items():
+                self._metrics.events_published.labels(topic=topic).inc(count)
+            self._metrics.publish_buffered.set(len(self._buffer))
