@@ -20,6 +20,7 @@ from typing import Final
 
 from aiokafka import AIOKafkaProducer
 
+from events.errors import DependencyUnavailableError
 from events.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,10 @@ log = logging.getLogger(__name__)
 CHUNK: Final = 2_000
 #: Longest wait between two attempts to reach a broker that is down.
 MAX_BACKOFF_S: Final = 2.0
+
+
+class PublisherStoppedError(DependencyUnavailableError):
+    """Events were handed to a publisher that is not running."""
 
 
 class AsyncPublisher:
@@ -59,6 +64,8 @@ class AsyncPublisher:
         self._timeout_s = request_timeout_s
         self._buffer: deque[tuple[str, bytes, bytes]] = deque()
         self._wake = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._drained.set()
         self._task: asyncio.Task[None] | None = None
         self._producer: AIOKafkaProducer | None = None
         self._last_drop_log = 0.0
@@ -77,12 +84,24 @@ class AsyncPublisher:
             return
         self._buffer.append((topic, key, value))
         self._metrics.publish_buffered.set(len(self._buffer))
+        self._drained.clear()
         self._wake.set()
 
     @property
     def buffered(self) -> int:
         """Events not yet acknowledged by the broker (waiting or in flight)."""
         return len(self._buffer) + self._sending
+
+    async def flush(self) -> None:
+        """Wait until every event handed over so far is acknowledged by the broker.
+
+        The stream agents call it before their input offsets are acknowledged, so a decision
+        is durable before the transaction counts as consumed (at-least-once). While the broker
+        is down this waits, which pauses the agent instead of losing its outputs.
+        """
+        if self._task is None:
+            raise PublisherStoppedError("the publisher is not running")
+        await self._drained.wait()
 
     async def start(self) -> None:
         """Start the background sender (it connects, and reconnects, by itself)."""
@@ -129,6 +148,7 @@ class AsyncPublisher:
         backoff = 0.05
         while True:
             if not self._buffer:
+                self._drained.set()
                 self._wake.clear()
                 await self._wake.wait()
             if self._producer is None:

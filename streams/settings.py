@@ -56,3 +56,24 @@ class KafkaSettings(BaseModel):
             "topic_partitions": self.partitions,
             "topic_replication_factor": self.replication_factor,
         }
+
+
+class StreamSettings(BaseModel):
+    """The stream workers (section ``stream``: ``VERDICT_STREAM__<NAME>``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    app_id: str = Field(
+        "verdict", pattern=r"^[A-Za-z0-9._-]+$", description="Consumer group of the workers."
+    )
+    batch_size: int = Field(500, ge=1, le=20_000, description="Messages per micro-batch, at most.")
+    batch_within_s: float = Field(
+        0.02, gt=0, le=5, description="Longest wait to fill a micro-batch before deciding."
+    )
+    publish_buffer: int = Field(
+        100_000, ge=100, description="Events the asynchronous publisher buffers at most."
+    )
+    retry_max_s: float = Field(
+        2.0, gt=0, description="Longest pause between retries while a dependency is down."
+    )
+    data_dir: str = Field(".verdict/worker", description="Folder for the workers' local files.")

@@ -1,0 +1,229 @@
+"""The decision engine: the one code path the API, the stream agents and the backtest share.
+
+:class:`DecisionEngine` does the I/O around the pure core: features from the feature store,
+scores from the models, list memberships, then :func:`~decisions.core.propose`, then the shared
+marketing caps, then the offer variants. Any dependency that fails is decided without
+(degraded mode, said in the reasons); the engine itself never raises for a dependency. The
+clock measures latency only: every rule runs on the transaction's event time.
+
+>>> from decisions.caps import InMemoryCapStore
+>>> from decisions.policy import Policy
+>>> from decisions.policy_file import PolicyHolder
+>>> from decisions.sources import Scores
+>>> from events.records import Transaction
+>>> class Store:
+...     def update_and_get(self, tx):
+...         return {"amount": tx.amount, "cust_marketing_consent": 1.0}
+>>> class Models:
+...     def score(self, features):
+...         return Scores(fraud=0.02, anomaly=0.1, model_version="m1")
+>>> engine = DecisionEngine(PolicyHolder(Policy()), Store(), Models(), InMemoryCapStore())
+>>> salary = Transaction(tx_id="t1", ts=1.77e9, customer_id="c1", amount=3200.0,
+...                      direction="credit", type="transfer", purpose="SALA")
+>>> result = engine.decide(salary)
+>>> result.decision.outcome, result.decision.triggers, result.triggers[0].code
+('approve', ['salary_wealth_offer'], 'salary_wealth_offer')
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import redis
+
+from decisions import marketing, reasons
+from decisions.core import CAPS, FEATURES, LISTS, DecisionContext, propose
+from decisions.lists import ListStore
+from decisions.marketing import CapStore, Suppression, to_ms
+from decisions.offers import build_trigger
+from decisions.policy_file import PolicyHolder
+from decisions.sources import NO_SCORES, FeatureSource, OfferChooser, RiskScorer, Scores
+from events.errors import DependencyUnavailableError
+from events.metrics import Metrics
+from events.outputs import Decision, Trigger
+from events.records import Transaction
+
+log = logging.getLogger(__name__)
+
+#: Errors that mean "a dependency is down", answered in degraded mode (not bugs: those raise).
+DEPENDENCY_ERRORS: Final = (DependencyUnavailableError, redis.RedisError, OSError)
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionResult:
+    """A decision and what goes out with it.
+
+    Attributes
+    ----------
+    decision
+        The decision (topic ``decisions``, the API's answer); its ``triggers`` are the codes
+        of ``triggers``.
+    triggers
+        The Trigger events to publish (topic ``triggers``).
+    suppressed
+        Triggers that fired but were held back, and by which rule.
+    """
+
+    decision: Decision
+    triggers: tuple[Trigger, ...]
+    suppressed: tuple[Suppression, ...]
+
+
+class DecisionEngine:
+    """Decides on transactions with a policy, a feature source, risk models and shared caps.
+
+    Parameters
+    ----------
+    policy
+        The policy in force (re-read when its file changes).
+    features
+        The feature store (``update_and_get``).
+    scorer
+        The fraud and anomaly models.
+    caps
+        The shared marketing caps (Redis in production, in memory for tests and backtests).
+    lists
+        The block/allow lists; ``None`` when the deployment has none (no lookups at all).
+    offers
+        The propensity model choosing offer variants; ``None``: always the first variant.
+    metrics
+        Where to count decisions, triggers, suppressions and degraded decisions.
+    clock
+        Seconds, for ``latency_ms`` only.
+    """
+
+    def __init__(
+        self,
+        policy: PolicyHolder,
+        features: FeatureSource,
+        scorer: RiskScorer,
+        caps: CapStore,
+        lists: ListStore | None = None,
+        offers: OfferChooser | None = None,
+        metrics: Metrics | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.policy = policy
+        self._features = features
+        self._scorer = scorer
+        self._caps = caps
+        self._lists = lists
+        self._offers = offers
+        self._metrics = metrics
+        self._clock = clock
+
+    def decide(self, tx: Transaction) -> DecisionResult:
+        """Decide on one transaction; never raises for a dependency that is down."""
+        started = self._clock()
+        try:
+            features: dict[str, float] | None = self._features.update_and_get(tx)
+        except DEPENDENCY_ERRORS as error:
+            log.warning("feature store unavailable, deciding on %s without: %s", tx.tx_id, error)
+            features = None
+        return self._decide(tx, features, started)
+
+    def decide_many(
+        self, txs: Sequence[Transaction], *, require_features: bool = False
+    ) -> list[DecisionResult]:
+        """Decide on a batch in order: one feature-store round trip for all of them.
+
+        The same decisions as :meth:`decide` one by one (the store keeps order within a
+        customer); ``latency_ms`` runs from the start of the batch to each decision. With
+        ``require_features`` a feature store that is down raises
+        :class:`~events.errors.DependencyUnavailableError` instead of deciding degraded: the
+        stream path waits for Redis rather than leave transactions out of the features.
+        """
+        started = self._clock()
+        many = getattr(self._features, "update_and_get_many", None)
+        batch: list[dict[str, float] | None]
+        try:
+            if many is None:
+                batch = [self._features.update_and_get(tx) for tx in txs]
+            else:
+                batch = list(many(txs))
+        except DEPENDENCY_ERRORS as error:
+            if require_features:
+                raise DependencyUnavailableError(f"feature store: {error}") from error
+            log.warning("feature store unavailable, deciding on %d without: %s", len(txs), error)
+            batch = [None] * len(txs)
+        return [self._decide(tx, f, started) for tx, f in zip(txs, batch, strict=True)]
+
+    def _decide(
+        self, tx: Transaction, found: dict[str, float] | None, started: float
+    ) -> DecisionResult:
+        policy = self.policy.current()
+        unavailable: set[str] = set()
+        if found is None:
+            features = {"amount": tx.amount}
+            unavailable.add(FEATURES)
+        else:
+            features = found
+        hits: frozenset[str] = frozenset()
+        probes = policy.rules.probes(tx) if self._lists is not None else None
+        if probes and self._lists is not None:
+            try:
+                hits = self._lists.hits(probes)
+            except DEPENDENCY_ERRORS as error:
+                log.warning("lists unavailable for %s: %s", tx.tx_id, error)
+                unavailable.add(LISTS)
+        scores = NO_SCORES if FEATURES in unavailable else self._score(features)
+        context = DecisionContext(hits, frozenset(unavailable))
+        proposal = propose(tx, features, scores, policy, context)
+        decision = proposal.decision
+        candidates = proposal.candidates
+        missing = proposal.missing
+        try:
+            admitted, held = marketing.settle(
+                self._caps, tx.customer_id, tx.tx_id, tx.ts, decision.outcome, candidates,
+                policy.marketing,
+            )  # fmt: skip
+        except DEPENDENCY_ERRORS as error:
+            log.warning("marketing caps unavailable for %s: %s", tx.tx_id, error)
+            admitted, held = marketing.unavailable(candidates)
+            missing = (*missing, CAPS)
+        triggers = tuple(build_trigger(c, tx, features, self._offers) for c in admitted)
+        update: dict[str, object] = {
+            "triggers": [trigger.code for trigger in triggers],
+            "latency_ms": (self._clock() - started) * 1000.0,
+        }
+        if CAPS in missing:
+            update["degraded"] = True
+            update["reasons"] = [
+                reasons.degraded_reason(reasons.DEGRADED_CAPS),
+                *decision.reasons,
+            ]
+        result = DecisionResult(
+            decision.model_copy(update=update), triggers, (*proposal.suppressed, *held)
+        )
+        if self._metrics is not None:
+            self._count(result, missing)
+        return result
+
+    def note_fraud(self, customer_id: str, ts: float, ref: str) -> None:
+        """A fraud on ``customer_id`` was confirmed at event time ``ts`` (a label): no
+        marketing for the policy's quiet period. Raises if the cap store is down."""
+        self._caps.note_fraud(customer_id, to_ms(ts), ref)
+
+    def _score(self, features: dict[str, float]) -> Scores:
+        try:
+            return self._scorer.score(features)
+        except Exception:  # a failing model must not fail the payment: decide without it
+            log.exception("risk models failed; deciding without them")
+            return NO_SCORES
+
+    def _count(self, result: DecisionResult, missing: tuple[str, ...]) -> None:
+        metrics = self._metrics
+        assert metrics is not None
+        decision = result.decision
+        metrics.decisions.labels(outcome=decision.outcome).inc()
+        metrics.decision_latency.observe(decision.latency_ms / 1000.0)
+        for dependency in missing:
+            metrics.degraded_decisions.labels(dependency=dependency).inc()
+        for trigger in result.triggers:
+            metrics.triggers.labels(code=trigger.code).inc()
+        for held in result.suppressed:
+            metrics.trigger_suppressions.labels(code=held.code, rule=held.rule).inc()

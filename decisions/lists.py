@@ -1,0 +1,116 @@
+"""Block and allow lists: sets of identifiers, editable at run time, in Redis or in memory.
+
+The policy says which lists exist and what a member means (:class:`~decisions.rules.ListRule`);
+the members live here. On Redis a list is the set ``<prefix>:list:<name>`` (``SADD`` to add,
+``SREM`` to remove, from any client, no restart), and the lists of one transaction are looked
+up in one pipelined round trip.
+
+>>> lists = InMemoryListStore()
+>>> lists.add("blocked_customers", ["c42"])
+1
+>>> sorted(lists.hits([("blocked_customers", "c42"), ("blocked_devices", "d1")]))
+['blocked_customers']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+import redis
+
+
+class ListStore(Protocol):
+    """Named sets of identifiers."""
+
+    def hits(self, probes: Sequence[tuple[str, str]]) -> frozenset[str]:
+        """The names of the lists that hold their value, of ``(list name, value)`` probes."""
+        ...
+
+    def add(self, name: str, values: Iterable[str]) -> int:
+        """Add values to a list; how many were new."""
+        ...
+
+    def remove(self, name: str, values: Iterable[str]) -> int:
+        """Remove values from a list; how many were there."""
+        ...
+
+    def members(self, name: str) -> frozenset[str]:
+        """Every value of a list (for administration, not for the hot path)."""
+        ...
+
+
+class InMemoryListStore:
+    """Lists in the process (tests, backtests)."""
+
+    def __init__(self) -> None:
+        self._lists: dict[str, set[str]] = {}
+
+    def hits(self, probes: Sequence[tuple[str, str]]) -> frozenset[str]:
+        """See :meth:`ListStore.hits`."""
+        lists = self._lists
+        return frozenset(name for name, value in probes if value in lists.get(name, ()))
+
+    def add(self, name: str, values: Iterable[str]) -> int:
+        """See :meth:`ListStore.add`."""
+        members = self._lists.setdefault(name, set())
+        before = len(members)
+        members.update(values)
+        return len(members) - before
+
+    def remove(self, name: str, values: Iterable[str]) -> int:
+        """See :meth:`ListStore.remove`."""
+        members = self._lists.get(name, set())
+        before = len(members)
+        members.difference_update(values)
+        return before - len(members)
+
+    def members(self, name: str) -> frozenset[str]:
+        """See :meth:`ListStore.members`."""
+        return frozenset(self._lists.get(name, ()))
+
+
+class RedisListStore:
+    """Lists as Redis sets ``<prefix>:list:<name>``; one round trip per lookup.
+
+    Parameters
+    ----------
+    client
+        A Redis client (``decode_responses`` either way) that does not retry
+        (``state.redis_wire.client_from_settings``), so a Redis that is down costs one timeout.
+    prefix
+        Key prefix (settings ``decisions.key_prefix``).
+    """
+
+    def __init__(self, client: redis.Redis, prefix: str = "verdict") -> None:
+        self._client = client
+        self._prefix = prefix
+
+    def key(self, name: str) -> str:
+        """The Redis key of list ``name``."""
+        return f"{self._prefix}:list:{name}"
+
+    def hits(self, probes: Sequence[tuple[str, str]]) -> frozenset[str]:
+        """See :meth:`ListStore.hits`."""
+        if not probes:
+            return frozenset()
+        pipe = self._client.pipeline(transaction=False)
+        for name, value in probes:
+            pipe.sismember(self.key(name), value)
+        found = pipe.execute()
+        return frozenset(name for (name, _), hit in zip(probes, found, strict=True) if hit)
+
+    def add(self, name: str, values: Iterable[str]) -> int:
+        """See :meth:`ListStore.add`."""
+        batch = list(values)
+        return int(self._client.sadd(self.key(name), *batch)) if batch else 0
+
+    def remove(self, name: str, values: Iterable[str]) -> int:
+        """See :meth:`ListStore.remove`."""
+        batch = list(values)
+        return int(self._client.srem(self.key(name), *batch)) if batch else 0
+
+    def members(self, name: str) -> frozenset[str]:
+        """See :meth:`ListStore.members`."""
+        raw = self._client.smembers(self.key(name))
+        return frozenset(v.decode() if isinstance(v, bytes) else str(v) for v in raw)

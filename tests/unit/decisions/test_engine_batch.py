@@ -1,0 +1,59 @@
+"""A batch decides exactly as the same transactions one by one."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from decisions.caps import InMemoryCapStore
+from decisions.engine import DecisionEngine, DecisionResult
+from decisions.policy_file import PolicyHolder, load_policy
+from decisions.sources import Scores
+from events.records import CustomerProfile, Transaction
+from state.memory_store import InMemoryFeatureStore
+from tests.unit.decisions.harness import DAY, HOUR, T0, World, bench, salary, tx
+
+
+class ByAmount:
+    def score(self, features: Mapping[str, float]) -> Scores:
+        return Scores(fraud=min(1.0, features["amount"] / 2000), anomaly=0.1, model_version="v")
+
+
+def _story() -> list[Transaction]:
+    return [
+        salary("s1", T0),
+        tx("a", T0 + HOUR, amount=30.0),
+        tx("b", T0 + 2 * HOUR, amount=1900.0, country="JP"),
+        tx("c", T0 + 2 * HOUR + 60, amount=900.0, customer_id="c2"),
+        tx("a", T0 + HOUR, amount=30.0),  # a repeat inside the batch
+        salary("s2", T0 + 3 * DAY),
+    ]
+
+
+def _engine(store: InMemoryFeatureStore) -> DecisionEngine:
+    store.put_customer(CustomerProfile(customer_id="c1", home_country="FR", ts=T0 - DAY))
+    return DecisionEngine(PolicyHolder(load_policy()), store, ByAmount(), InMemoryCapStore())
+
+
+def _comparable(results: list[DecisionResult]) -> list[dict[str, object]]:
+    return [r.decision.model_dump(exclude={"latency_ms"}) for r in results]
+
+
+def test_a_batch_on_the_feature_store_equals_one_by_one() -> None:
+    one = _engine(InMemoryFeatureStore())
+    many = _engine(InMemoryFeatureStore())
+    singles = [one.decide(t) for t in _story()]
+    batch = many.decide_many(_story())
+    assert _comparable(singles) == _comparable(batch)
+    assert [[t.trigger_id for t in r.triggers] for r in singles] == [
+        [t.trigger_id for t in r.triggers] for r in batch
+    ]
+
+
+def test_a_batch_without_a_batch_method_or_with_the_store_down() -> None:
+    world = World()
+    scripted = bench(world=world)
+    results = scripted.engine.decide_many(_story())
+    assert [r.decision.tx_id for r in results] == [t.tx_id for t in _story()]
+    world.features_down = True
+    degraded = scripted.engine.decide_many(_story())
+    assert all(r.decision.degraded for r in degraded)
