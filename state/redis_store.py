@@ -1,0 +1,331 @@
+"""The feature store in Redis: one script per entity, one round trip per transaction.
+
+A transaction is one pipelined write (state/redis_commands.py has the keys): ``EVALSHA``
+customer, terminal and device (each script idempotent on its own dedupe record) and
+``SET {x:<tx_id>} NX GET``, which also hands back the first delivery's own features when the
+transaction is a repeat. A batch is all of that for every transaction, in order, on one
+connection: written in chunks without waiting, so that Python packs the next chunk and reads
+the previous one's answers while Redis works (two processes, two cores, one pipeline).
+
+The scripts are sent by SHA-1; when Redis answers ``NOSCRIPT`` (first use, a restart, a
+``SCRIPT FLUSH``) they are loaded and the unanswered transactions sent again, which is safe
+because every command is idempotent. Every Redis failure is one
+:class:`~state.store.FeatureStoreUnavailable`, within the configured timeouts.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any, Final, TypeVar
+
+import orjson
+import redis
+from redis.exceptions import NoScriptError, ResponseError
+
+from events.metrics import Metrics
+from events.records import CustomerProfile, Label, Transaction
+from state.features import (
+    CUSTOMER_PART,
+    DEVICE_PART,
+    EMPTY_DEVICE,
+    EMPTY_TERMINAL,
+    TERMINAL_PART,
+    CustomerPart,
+    DevicePart,
+    TerminalPart,
+    live_view,
+    vector,
+)
+from state.inputs import Calendar, PreparedTx, prepare
+from state.redis_commands import (
+    TAGS,
+    Commands,
+    bucket_key,
+    entity_key,
+    index_key,
+    pack,
+)
+from state.redis_wire import (
+    Conversation,
+    client_from_settings,
+    conversation,
+    error_kind,
+    round_trip,
+    unavailable,
+)
+from state.scripts import load_scripts
+from state.settings import RedisSettings, StateSettings
+from state.store import (
+    APPLIED,
+    DUPLICATE,
+    LABEL_OUTCOMES,
+    LATE,
+    TOO_LATE,
+    Entity,
+    FeatureStoreUnavailable,
+)
+from state.windows import DAY, Retention
+
+_PARTS: Final = {"customer": CUSTOMER_PART, "terminal": TERMINAL_PART, "device": DEVICE_PART}
+A = TypeVar("A")
+R = TypeVar("R")
+#: Transactions written per chunk of a batch before the previous chunk's answers are read.
+CHUNK: Final = 100
+
+__all__ = ["RedisFeatureStore", "bucket_key", "entity_key", "index_key"]
+
+
+class _ScriptsMissingError(Exception):
+    """Redis answered NOSCRIPT; ``done`` transactions were answered before it."""
+
+    def __init__(self, done: int) -> None:
+        self.done = done
+
+
+class RedisFeatureStore:
+    """A :class:`~state.store.FeatureStore` on Redis.
+
+    Parameters
+    ----------
+    redis_settings
+        URL and timeouts; the client never retries, so a dead Redis costs one timeout.
+    settings
+        Retention, margin, calendar (defaults when omitted).
+    metrics
+        Latency, errors, late and duplicate transactions, ignored labels (optional).
+    client
+        A client to use instead of building one from ``redis_settings``.
+    """
+
+    name: Final = "redis"
+
+    def __init__(
+        self,
+        redis_settings: RedisSettings,
+        settings: StateSettings | None = None,
+        metrics: Metrics | None = None,
+        client: redis.Redis | None = None,
+    ) -> None:
+        self.settings = settings or StateSettings()
+        self.metrics = metrics
+        self.client = client if client is not None else client_from_settings(redis_settings)
+        self.retention = Retention.from_settings(self.settings)
+        self.calendar = Calendar(self.settings)
+        self.scripts = load_scripts(self.settings)
+        shas = {name: script.sha for name, script in self.scripts.items()}
+        self.commands = Commands(shas, self.retention.snapshot_s)
+
+    def update_and_get(self, tx: Transaction) -> dict[str, float]:
+        """Record one transaction; return its features (one round trip)."""
+        started = time.perf_counter()
+        out = self._guarded(self._update, [prepare(tx, self.calendar)])
+        self._observe("update", started)
+        return out[0]
+
+    def update_and_get_many(self, txs: Sequence[Transaction]) -> list[dict[str, float]]:
+        """Record a batch in order, in one pipeline; return each one's features."""
+        if not txs:
+            return []
+        started = time.perf_counter()
+        out = self._guarded(self._update, [prepare(tx, self.calendar) for tx in txs])
+        self._observe("update_many", started)
+        return out
+
+    def get(self, entity: Entity, entity_id: str) -> dict[str, float]:
+        """The live view of one entity (its script's read-only operation)."""
+        if entity not in TAGS:
+            raise ValueError(f"unknown entity {entity!r}: customer, terminal or device")
+        started = time.perf_counter()
+        reply = self._run([self.commands.script(entity, entity_id, 0, [b"v"])])[0]
+        self._observe("get", started)
+        return live_view(entity, _PARTS[entity].unpack(reply[1]))
+
+    def put_customer(self, profile: CustomerProfile) -> None:
+        """Remember home country and consent; an older profile (by ``ts``) is ignored."""
+        ts = math.floor(profile.ts) if profile.ts is not None else 0
+        consent = b"1" if profile.marketing_consent else b"0"
+        args = [b"p", profile.home_country.encode(), consent, b"%d" % ts]
+        self._run([self.commands.script("customer", profile.customer_id, 0, args)])
+
+    def learn_label(self, label: Label) -> dict[str, float] | None:
+        """Apply a label (two round trips: the index, then the entities); the snapshot if news."""
+        started = time.perf_counter()
+        index = self._index(label.tx_id)
+        if index is None:
+            self._ignored("unknown")
+            return None
+        customer_id, terminal_id, device_id, ts, _ = index
+        label_ts = math.floor(label.ts)
+        if label_ts - ts > self.settings.label_horizon_s:
+            self._ignored("expired")
+            return None
+        fraud = b"1" if label.is_fraud else b"0"
+        args = [b"l", label.tx_id.encode(), b"%d" % ts, fraud, b"%d" % label_ts]
+        day = ts // DAY
+        commands = [self.commands.script("customer", customer_id, day, args)]
+        if terminal_id is not None:
+            commands.append(self.commands.script("terminal", terminal_id, day, args))
+        if device_id is not None:
+            commands.append(self.commands.script("device", device_id, day, args))
+        replies = self._run(commands)
+        self._observe("label", started)
+        outcome = int(replies[0][0])
+        if outcome != APPLIED:
+            self._ignored(LABEL_OUTCOMES[outcome])
+            return None
+        return _snapshot(index, [reply[1] for reply in replies])
+
+    def snapshot(self, tx_id: str) -> dict[str, float] | None:
+        """The features first returned for ``tx_id`` (two round trips), or ``None``."""
+        index = self._index(tx_id)
+        if index is None:
+            return None
+        customer_id, terminal_id, device_id, ts, _ = index
+        day, field = ts // DAY, tx_id.encode()
+        commands = [pack(b"HGET", bucket_key("customer", customer_id, day), field)]
+        if terminal_id is not None:
+            commands.append(pack(b"HGET", bucket_key("terminal", terminal_id, day), field))
+        if device_id is not None:
+            commands.append(pack(b"HGET", bucket_key("device", device_id, day), field))
+        records = self._run(commands)
+        if any(record is None for record in records):
+            return None
+        return _snapshot(index, records)
+
+    def _index(self, tx_id: str) -> list[Any] | None:
+        raw = self._run([pack(b"GET", index_key(tx_id))])[0]
+        return None if raw is None else orjson.loads(raw)
+
+    def _update(self, prepared: list[PreparedTx]) -> list[dict[str, float]]:
+        """Stream the batch in chunks; on NOSCRIPT load the scripts and send the rest again."""
+        out: list[dict[str, float]] = []
+        try:
+            with conversation(self.client) as talk:
+                pending: deque[tuple[list[PreparedTx], int]] = deque()
+                for start in range(0, len(prepared), CHUNK):
+                    chunk = prepared[start : start + CHUNK]
+                    packed = [self.commands.update(p) for p in chunk]
+                    talk.send(b"".join(payload for payload, _ in packed))
+                    pending.append((chunk, sum(count for _, count in packed)))
+                    if len(pending) > 1:
+                        self._answers(talk, *pending.popleft(), out)
+                while pending:
+                    self._answers(talk, *pending.popleft(), out)
+        except _ScriptsMissingError as missing:
+            self._load_scripts()
+            out += self._update(prepared[missing.done :])
+        return out
+
+    def _answers(
+        self,
+        talk: Conversation,
+        chunk: list[PreparedTx],
+        count: int,
+        out: list[dict[str, float]],
+    ) -> None:
+        replies = talk.read(count)
+        errors = [reply for reply in replies if isinstance(reply, ResponseError)]
+        if any(isinstance(error, NoScriptError) for error in errors):
+            raise _ScriptsMissingError(len(out))
+        if errors:
+            raise unavailable(errors[0])
+        it = iter(replies)
+        for p in chunk:
+            out.append(self._answer(p, it))
+
+    def _answer(self, p: PreparedTx, replies: Any) -> dict[str, float]:
+        status, raw = next(replies)
+        customer: CustomerPart = CUSTOMER_PART.unpack(raw)
+        self._count_status("customer", status)
+        terminal: TerminalPart = EMPTY_TERMINAL
+        if p.terminal_id is not None:
+            terminal_status, raw = next(replies)
+            terminal = TERMINAL_PART.unpack(raw)
+            self._count_status("terminal", terminal_status)
+        device: DevicePart = EMPTY_DEVICE
+        if p.device_id is not None:
+            device_status, raw = next(replies)
+            device = DEVICE_PART.unpack(raw)
+            self._count_status("device", device_status)
+        first = next(replies)
+        tx_features = p.features
+        if status == DUPLICATE:
+            if self.metrics is not None:
+                self.metrics.duplicate_events.inc()
+            if first is not None:
+                tx_features = orjson.loads(first)[4]
+        return vector(tx_features, customer, terminal, device)
+
+    def _count_status(self, entity: str, status: int) -> None:
+        if self.metrics is None or not status:
+            return
+        if status == TOO_LATE:
+            self.metrics.late_events.labels(entity=entity).inc()
+        elif status == LATE:
+            self.metrics.out_of_order_events.labels(entity=entity).inc()
+
+    def _run(self, commands: list[bytes]) -> list[Any]:
+        """One round trip of a few commands (views, labels, snapshots, profiles)."""
+
+        def run(commands: list[bytes]) -> list[Any]:
+            replies = round_trip(self.client, commands)
+            if any(isinstance(reply, NoScriptError) for reply in replies):
+                self._load_scripts()
+                replies = round_trip(self.client, commands)  # every script call is idempotent
+            for reply in replies:
+                if isinstance(reply, ResponseError):
+                    raise unavailable(reply)
+            return replies
+
+        return self._guarded(run, commands)
+
+    def _guarded(self, call: Callable[[A], R], arg: A) -> R:
+        """``call(arg)``, counting a failure in the errors metric before it propagates."""
+        try:
+            return call(arg)
+        except FeatureStoreUnavailable as error:
+            if self.metrics is not None:
+                cause = error.__cause__ if error.__cause__ is not None else error
+                kind = error_kind(cause)
+                self.metrics.feature_store_errors.labels(store=self.name, kind=kind).inc()
+            raise
+
+    def _load_scripts(self) -> None:
+        loads = [pack(b"SCRIPT", b"LOAD", s.source.encode()) for s in self.scripts.values()]
+        for reply in round_trip(self.client, loads):
+            if isinstance(reply, ResponseError):
+                raise unavailable(reply)
+
+    def _ignored(self, reason: str) -> None:
+        if self.metrics is not None:
+            self.metrics.labels_ignored.labels(reason=reason).inc()
+
+    def _observe(self, op: str, started: float) -> None:
+        if self.metrics is not None:
+            elapsed = time.perf_counter() - started
+            self.metrics.feature_store_latency.labels(store=self.name, op=op).observe(elapsed)
+
+
+def _snapshot(index: list[Any], records: list[bytes]) -> dict[str, float] | None:
+    """A snapshot from the index and the entities' dedupe records (customer first)."""
+    _, terminal_id, device_id, _, tx_features = index
+    if not records[0]:
+        return None
+    customer: CustomerPart = CUSTOMER_PART.unpack_from(records[0])
+    rest = iter(records[1:])
+    terminal: TerminalPart = EMPTY_TERMINAL
+    device: DevicePart = EMPTY_DEVICE
+    if terminal_id is not None:
+        record = next(rest)
+        if not record:
+            return None
+        terminal = TERMINAL_PART.unpack_from(record)
+    if device_id is not None:
+        record = next(rest)
+        if not record:
+            return None
+        device = DEVICE_PART.unpack_from(record)
+    return vector(tx_features, customer, terminal, device)
