@@ -128,8 +128,9 @@ class InMemoryCapStore:
         out: list[str | None] = []
         for request in requests:
             rule = ledger.verdict(request, ts_ms, limits)
-            if rule is None:
-                ledger.codes[request.code][request.trigger_id] = ts_ms
+            times = ledger.codes[request.code]
+            if rule is None and request.trigger_id not in times:  # a redelivery keeps its time
+                times[request.trigger_id] = ts_ms
                 if request.marketing:
                     ledger.grants[request.trigger_id] = ts_ms
             out.append(rule)

@@ -1,0 +1,1 @@
+"""Checks of the deployment files (docker-compose.yml, Dockerfile, deploy/): no services."""
