@@ -23,7 +23,11 @@ from verdict.settings import Settings
 
 #: Benchmark name -> module under ``benchmarks`` that defines ``run``.
 BENCHMARKS: Final[dict[str, str]] = {
+    "decisions": "benchmarks.decisions",
     "events": "benchmarks.events_parse",
+    "hst": "benchmarks.models_hst",
+    "models": "benchmarks.models",
+    "propensity": "benchmarks.models_propensity",
     "state": "benchmarks.state",
 }
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, Info
 
 #: Buckets for operations that should take well under a millisecond (Redis on loopback).
 FAST_BUCKETS: Final = (
@@ -159,5 +159,48 @@ class Metrics:
         self.publish_buffered = Gauge(
             "verdict_publish_buffered_events",
             "Events waiting in the publisher's buffer for the broker.",
+            registry=registry,
+        )
+        self.dead_letters = Counter(
+            "verdict_dead_letters_total",
+            "Messages a stream step could not handle, sent to dead-letters, by step and reason.",
+            ["step", "reason"],
+            registry=registry,
+        )
+        self.alerts = Counter(
+            "verdict_alerts_total",
+            "Alerts raised for the risk team, by severity.",
+            ["severity"],
+            registry=registry,
+        )
+        self.stream_latency = Histogram(
+            "verdict_stream_latency_seconds",
+            "Event to decision on the stream path: from the message's broker timestamp to its "
+            "decision being handed to the publisher.",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+            registry=registry,
+        )
+        self.stream_batch_size = Histogram(
+            "verdict_stream_batch_size",
+            "Messages per micro-batch, by step.",
+            ["step"],
+            buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000),
+            registry=registry,
+        )
+        self.stream_pauses = Counter(
+            "verdict_stream_pauses_total",
+            "Times a step paused to wait for a dependency (Redis, the broker), by step.",
+            ["step"],
+            registry=registry,
+        )
+        self.consumer_lag = Gauge(
+            "verdict_consumer_lag_messages",
+            "Messages behind the end of each partition this worker consumes.",
+            ["topic", "partition"],
+            registry=registry,
+        )
+        self.build_info = Info(
+            "verdict_build",
+            "Versions in force: the engine, the policy and the models.",
             registry=registry,
         )

@@ -77,3 +77,8 @@ class StreamSettings(BaseModel):
         2.0, gt=0, description="Longest pause between retries while a dependency is down."
     )
     data_dir: str = Field(".verdict/worker", description="Folder for the workers' local files.")
+    learner: bool = Field(
+        True,
+        description="This worker owns training (consumes labels, publishes model versions); "
+        "other workers score with the registry's versions.",
+    )

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+import pydantic
 import typer
 from rich.console import Console
 
@@ -163,6 +164,21 @@ def demo(
 
 
 @app.command()
+def serve(
+    port: Annotated[
+        int | None, typer.Option(help="Port of the API and /metrics (default: api.port).")
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes in one consumer group.")
+    ] = 1,
+) -> None:
+    """Stream workers, the inline API and /metrics, in one process (or N)."""
+    from verdict.serve import serve as run
+
+    raise typer.Exit(run(Settings(), port=port, workers=workers))
+
+
+@app.command()
 def replay(
     files: Annotated[
         list[Path],
@@ -255,6 +271,9 @@ def main() -> None:
         app()
     except VerdictError as error:
         console.print(f"[red]error:[/red] {error}")
+        sys.exit(2)
+    except pydantic.ValidationError as error:  # settings from the environment
+        console.print(f"[red]error in the settings:[/red] {error}")
         sys.exit(2)
 
 

@@ -14,14 +14,18 @@ variables. Unknown keys are an error. Nothing reads settings at import time: bui
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from decisions.api import ApiSettings
+from decisions.settings import DecisionSettings
 from events.records import DEFAULT_CURRENCY
-from state.settings import RedisSettings
-from streams.settings import KafkaSettings
+from models.settings import ModelSettings
+from state.settings import RedisSettings, StateSettings
+from streams.settings import KafkaSettings, StreamSettings
 
 
 class EventSettings(BaseModel):
@@ -53,17 +57,6 @@ class StackSettings(BaseModel):
     )
 
 
-class ApiSettings(BaseModel):
-    """The inline HTTP API (section ``api``)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    host: str = Field("127.0.0.1", description="Address to bind; loopback unless told otherwise.")
-    port: int = Field(8080, ge=1, le=65535, description="Port of the API and /metrics.")
-    token: SecretStr | None = Field(None, description="Bearer token required when set.")
-    max_body_bytes: int = Field(65536, ge=1024, description="Largest request body accepted.")
-
-
 class Settings(BaseSettings):
     """Every setting, by section; environment variables ``VERDICT_<SECTION>__<NAME>``."""
 
@@ -75,7 +68,24 @@ class Settings(BaseSettings):
     )
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    stream: StreamSettings = Field(default_factory=StreamSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
+    state: StateSettings = Field(default_factory=StateSettings)
+    models: ModelSettings = Field(default_factory=ModelSettings)
     events: EventSettings = Field(default_factory=EventSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    decisions: DecisionSettings = Field(default_factory=DecisionSettings)
+
+    @model_validator(mode="after")
+    def _no_unknown_sections(self) -> Settings:
+        """``VERDICT_TYPO__URL`` is an error, not a silently ignored variable."""
+        prefix = self.model_config.get("env_prefix", "VERDICT_")
+        known = {name.upper() for name in type(self).model_fields}
+        for variable in os.environ:
+            if variable.upper().startswith(prefix):
+                section = variable[len(prefix) :].split("__", 1)[0].upper()
+                if section not in known:
+                    sections = ", ".join(sorted(known))
+                    raise ValueError(f"{variable}: unknown section {section!r} (known: {sections})")
+        return self

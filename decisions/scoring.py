@@ -1,0 +1,118 @@
+"""The models behind the engine's protocols: risk scores from the model suite, offer variants
+from Thompson sampling.
+
+:class:`SuiteScorer` turns :class:`models.suite.ModelSuite` (anomaly trees feeding the fraud
+model) into a :class:`~decisions.sources.RiskScorer`. Scoring a transaction is also when the
+anomaly model learns it (it is unsupervised and learns on every transaction). Attributions,
+which cost a few re-scorings, are computed only for scores high enough to be acted on.
+
+:class:`ThompsonOffers` is the :class:`~decisions.sources.OfferChooser`: one Thompson sampler
+per trigger code over its offer variants. It remembers which variant each trigger carried and
+the features it was chosen on, so that an offer response (which names only the trigger) can
+teach the right variant.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from typing import Final
+
+from decisions.sources import Scores
+from events.records import OfferResponse
+from models.propensity import ThompsonPolicy
+from models.suite import ModelSuite
+
+#: Offers remembered for their responses, at most (oldest forgotten first).
+MAX_OPEN_OFFERS: Final = 200_000
+
+
+class SuiteScorer:
+    """A :class:`~decisions.sources.RiskScorer` over the model suite in force.
+
+    Parameters
+    ----------
+    current
+        Returns the version label and suite in force (a fixed suite for the learner, the
+        registry's live one for other workers).
+    explain_above
+        Fraud or anomaly score from which the features behind it are worked out.
+    """
+
+    def __init__(
+        self, current: Callable[[], tuple[str, ModelSuite]], explain_above: float = 0.3
+    ) -> None:
+        self._current = current
+        self.explain_above = explain_above
+
+    def score(self, features: Mapping[str, float]) -> Scores:
+        """Both scores and, for high ones, their attributions; the anomaly model learns."""
+        version, suite = self._current()
+        x = dict(features)
+        scores = suite.decide(x)
+        fraud_why: tuple[tuple[str, float], ...] = ()
+        anomaly_why: tuple[tuple[str, float], ...] = ()
+        if max(scores.fraud_score, scores.anomaly_score) >= self.explain_above:
+            seen = suite.augment(x)  # what the fraud model saw (the anomaly model does not learn)
+            fraud_why = tuple((a.feature, a.contribution) for a in suite.fraud.explain(seen))
+            _, surprises = suite.anomaly.surprises([x], learn=False)
+            ranked = sorted(zip(surprises[0].tolist(), suite.anomaly.aspects, strict=True))
+            anomaly_why = tuple((name, value) for value, name in ranked[::-1][:3] if value > 0)
+        return Scores(
+            fraud=scores.fraud_score,
+            anomaly=scores.anomaly_score,
+            model_version=version,
+            fraud_attributions=fraud_why,
+            anomaly_attributions=anomaly_why,
+        )
+
+
+class ThompsonOffers:
+    """One Thompson sampler per trigger code; learns from offer responses."""
+
+    def __init__(
+        self, prior_accept: float = 0.05, prior_precision: float = 2.0, seed: int = 11
+    ) -> None:
+        self.prior_accept = prior_accept
+        self.prior_precision = prior_precision
+        self.seed = seed
+        self.policies: dict[str, ThompsonPolicy] = {}
+        self._open: OrderedDict[str, tuple[str, str, dict[str, float]]] = OrderedDict()
+
+    def _policy(self, code: str, offers: Sequence[str]) -> ThompsonPolicy:
+        policy = self.policies.get(code)
+        if policy is None or policy.variants != list(offers):
+            policy = ThompsonPolicy(
+                offers, self.prior_accept, self.prior_precision, seed=self.seed + len(self.policies)
+            )
+            self.policies[code] = policy
+        return policy
+
+    def choose(
+        self, code: str, offers: Sequence[str], features: Mapping[str, float]
+    ) -> tuple[str, float | None]:
+        """The variant to offer and its estimated chance of acceptance."""
+        policy = self._policy(code, offers)
+        x = dict(features)
+        variant = policy.choose(x)
+        return variant, policy.scores(x)[variant]
+
+    def remember(
+        self, trigger_id: str, code: str, offer_id: str, features: Mapping[str, float]
+    ) -> None:
+        """An offer went out: keep what its response will need."""
+        self._open[trigger_id] = (code, offer_id, dict(features))
+        while len(self._open) > MAX_OPEN_OFFERS:
+            self._open.popitem(last=False)
+
+    def learn(self, response: OfferResponse) -> bool:
+        """Teach the variant the trigger carried; ``False`` for an unknown trigger."""
+        opened = self._open.pop(response.trigger_id, None)
+        if opened is None:
+            return False
+        code, offer_id, features = opened
+        policy = self.policies.get(code)
+        if policy is None or offer_id not in policy.variants:
+            return False
+        policy.learn(features, offer_id, response.accepted)
+        return True

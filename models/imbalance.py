@@ -1,0 +1,56 @@
+"""Class weights for rare positives (fraud is well under 1 % of transactions).
+
+``"balanced"`` weighs each positive by the running ratio of negatives to positives (capped),
+so that both classes carry the same total weight, as scikit-learn's ``class_weight="balanced"``
+does on a batch; a number fixes the positives' weight.
+
+>>> weights = ClassWeights("balanced", cap=50.0)
+>>> for y in [False] * 99 + [True]:
+...     weights.update(y)
+>>> weights.weight(True), weights.weight(False)
+(50.0, 1.0)
+>>> ClassWeights(5.0).weight(True)
+5.0
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+ClassWeight = Literal["balanced"] | float
+
+
+class ClassWeights:
+    """The sample weight of a positive and of a negative label, learnt from the labels seen.
+
+    Parameters
+    ----------
+    class_weight
+        ``"balanced"`` or the fixed weight of a positive (negatives weigh 1).
+    cap
+        Largest weight a positive gets under ``"balanced"``.
+    """
+
+    def __init__(self, class_weight: ClassWeight = "balanced", cap: float = 50.0) -> None:
+        if class_weight != "balanced" and float(class_weight) <= 0:
+            raise ValueError("a fixed class weight must be positive")
+        self.class_weight = class_weight
+        self.cap = cap
+        self.positives = 0
+        self.negatives = 0
+
+    def update(self, y: bool) -> None:
+        """Count one more label."""
+        if y:
+            self.positives += 1
+        else:
+            self.negatives += 1
+
+    def weight(self, y: bool) -> float:
+        """The sample weight of a label ``y`` now."""
+        if not y:
+            return 1.0
+        if self.class_weight != "balanced":
+            return float(self.class_weight)
+        ratio = (self.negatives + 1) / (self.positives + 1)
+        return min(max(ratio, 1.0), self.cap)

@@ -1,0 +1,164 @@
+"""Teaching the fraud model from labels that arrive late, from the decision's own features.
+
+A label names a transaction decided hours or weeks ago. The model must learn from the features
+the decision saw, not today's: the feature store keeps that snapshot (``learn_label`` returns
+it). Two feeds are supported:
+
+- ``explicit``: a label arrives for every transaction (fraud or not), and each is learnt;
+- ``chargebacks``: only frauds are reported. Every decided transaction waits
+  ``label_horizon_s`` (event time) and is learnt then: as fraud if a fraud label came in the
+  meantime, else as legitimate (or as an analyst's "not fraud" label said). Frauds wait for
+  the horizon too, so that each period is learnt with both its classes: learning a period's
+  frauds days before its legitimate transactions teaches the model that whatever marks recent
+  transactions (calendar features, drifting counts) means fraud, and costs much of its
+  precision (``benchmarks/results/models.md``). A label for a transaction whose horizon has
+  passed (a late chargeback) is learnt when it arrives.
+
+A label whose snapshot is gone (unknown transaction, expired, a repeat) is counted in
+``verdict_model_labels_total{outcome="ignored"}`` and dropped: never an error.
+
+>>> from events.records import Label
+>>> class Store:
+...     def learn_label(self, label):
+...         return {"amount": 900.0} if label.tx_id == "t1" else None
+...     def snapshot(self, tx_id):
+...         return {"amount": 20.0}
+>>> from models.fraud import FraudModel
+>>> learner = LabelLearner(FraudModel(), Store())
+>>> learner.on_label(Label(tx_id="t1", is_fraud=True, ts=1772362800.0, source="chargeback"))
+True
+>>> learner.on_label(Label(tx_id="nope", is_fraud=True, ts=1772362800.0, source="chargeback"))
+False
+>>> dict(learner.counts)
+{'fraud': 1, 'ignored': 1}
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from typing import Literal, Protocol
+
+from events.metrics import Metrics
+from events.records import Label
+from models.base import Features, OnlineModel
+
+LabelFeed = Literal["explicit", "chargebacks"]
+
+
+class SnapshotSource(Protocol):
+    """What the learner needs of the feature store (both stores of ``state`` fit)."""
+
+    def learn_label(self, label: Label) -> dict[str, float] | None:
+        """Apply the label; the decision's feature snapshot, or ``None`` when it is gone."""
+        ...
+
+    def snapshot(self, tx_id: str) -> dict[str, float] | None:
+        """The decision's feature snapshot, or ``None`` when it is gone."""
+        ...
+
+
+class LabelLearner:
+    """Feeds labels to a supervised model, from the feature snapshots of the decisions.
+
+    Parameters
+    ----------
+    model
+        The supervised model taught (the fraud model).
+    store
+        Where the decisions' feature snapshots are kept.
+    feed
+        ``explicit`` or ``chargebacks`` (see the module docstring).
+    label_horizon_s
+        Under ``chargebacks``: how long (event time) a transaction waits for a fraud label
+        before it is learnt as legitimate. Must not exceed the store's snapshot retention.
+    metrics
+        Where labels learnt and ignored are counted (optional).
+    role
+        The ``role`` label of the metric.
+    """
+
+    def __init__(
+        self,
+        model: OnlineModel,
+        store: SnapshotSource,
+        feed: LabelFeed = "explicit",
+        label_horizon_s: float = 30 * 86400.0,
+        metrics: Metrics | None = None,
+        role: str = "fraud",
+    ) -> None:
+        if feed not in ("explicit", "chargebacks"):
+            raise ValueError(f"unknown label feed {feed!r}: explicit or chargebacks")
+        self.model = model
+        self.store = store
+        self.feed = feed
+        self.label_horizon_s = label_horizon_s
+        self.metrics = metrics
+        self.role = role
+        self.counts: Counter[str] = Counter()
+        self.learnt = 0  # labels learnt in all (the registry publishes every N of them)
+        self._pending: deque[tuple[float, str]] = deque()
+        self._waiting: set[str] = set()  # the transactions of _pending
+        self._held: dict[str, tuple[dict[str, float], bool]] = {}  # labels waiting with them
+
+    def _count(self, outcome: str) -> None:
+        self.counts[outcome] += 1
+        if self.metrics is not None:
+            self.metrics.model_labels.labels(role=self.role, outcome=outcome).inc()
+
+    def _learn(self, features: Features, is_fraud: bool, outcome: str) -> None:
+        self.model.learn_one(features, is_fraud)
+        self.learnt += 1
+        self._count(outcome)
+
+    def on_decision(self, tx_id: str, ts: float) -> None:
+        """A transaction was decided (``chargebacks``: it now waits for the horizon)."""
+        if self.feed == "chargebacks" and tx_id not in self._waiting:
+            self._pending.append((ts, tx_id))
+            self._waiting.add(tx_id)
+
+    def on_label(self, label: Label) -> bool:
+        """Take one label; whether it was kept (``False``: no snapshot, ignored).
+
+        ``explicit``: learnt at once. ``chargebacks``: held until its transaction's horizon,
+        or learnt at once when that has passed.
+        """
+        if self.feed == "chargebacks":
+            self.advance(label.ts)
+        features = self.store.learn_label(label)
+        if features is None:
+            self._count("ignored")
+            return False
+        if label.tx_id in self._waiting:
+            self._held[label.tx_id] = (features, label.is_fraud)
+            return True
+        self._learn(features, label.is_fraud, "fraud" if label.is_fraud else "legitimate")
+        return True
+
+    def advance(self, now: float) -> int:
+        """``chargebacks``: learn every transaction decided before ``now`` minus the horizon,
+        with its label if one came, else as legitimate; how many were learnt. Call it as
+        event time moves."""
+        learnt = 0
+        limit = now - self.label_horizon_s
+        pending, held = self._pending, self._held
+        while pending and pending[0][0] <= limit:
+            _, tx_id = pending.popleft()
+            self._waiting.discard(tx_id)
+            found = held.pop(tx_id, None)
+            if found is not None:
+                features, is_fraud = found
+                self._learn(features, is_fraud, "fraud" if is_fraud else "legitimate")
+                learnt += 1
+                continue
+            snapshot = self.store.snapshot(tx_id)
+            if snapshot is None:
+                self._count("ignored")
+                continue
+            self._learn(snapshot, False, "legitimate_after_horizon")
+            learnt += 1
+        return learnt
+
+    @property
+    def waiting(self) -> int:
+        """Transactions waiting for their horizon (``chargebacks``)."""
+        return len(self._pending)
