@@ -150,10 +150,19 @@ class DecisionEngine:
                 raise DependencyUnavailableError(f"feature store: {error}") from error
             log.warning("feature store unavailable, deciding on %d without: %s", len(txs), error)
             batch = [None] * len(txs)
-        return [self._decide(tx, f, started) for tx, f in zip(txs, batch, strict=True)]
+        known = [features for features in batch if features is not None]
+        scored = iter(self._score_many(known))
+        return [
+            self._decide(tx, f, started, None if f is None else next(scored))
+            for tx, f in zip(txs, batch, strict=True)
+        ]
 
     def _decide(
-        self, tx: Transaction, found: dict[str, float] | None, started: float
+        self,
+        tx: Transaction,
+        found: dict[str, float] | None,
+        started: float,
+        scored: Scores | None = None,
     ) -> DecisionResult:
         policy = self.policy.current()
         unavailable: set[str] = set()
@@ -170,7 +179,10 @@ class DecisionEngine:
             except DEPENDENCY_ERRORS as error:
                 log.warning("lists unavailable for %s: %s", tx.tx_id, error)
                 unavailable.add(LISTS)
-        scores = NO_SCORES if FEATURES in unavailable else self._score(features)
+        if FEATURES in unavailable:
+            scores = NO_SCORES
+        else:
+            scores = scored if scored is not None else self._score(features)
         context = DecisionContext(hits, frozenset(unavailable))
         proposal = propose(tx, features, scores, policy, context)
         decision = proposal.decision
@@ -214,6 +226,16 @@ class DecisionEngine:
         except Exception:  # a failing model must not fail the payment: decide without it
             log.exception("risk models failed; deciding without them")
             return NO_SCORES
+
+    def _score_many(self, batch: list[dict[str, float]]) -> list[Scores]:
+        many = getattr(self._scorer, "score_many", None)
+        if many is None or not batch:
+            return [self._score(features) for features in batch]
+        try:
+            return list(many(batch))
+        except Exception:  # a failing model must not fail the payments: decide without it
+            log.exception("risk models failed on a batch; deciding without them")
+            return [NO_SCORES] * len(batch)
 
     def _count(self, result: DecisionResult, missing: tuple[str, ...]) -> None:
         metrics = self._metrics

@@ -47,24 +47,31 @@ class SuiteScorer:
 
     def score(self, features: Mapping[str, float]) -> Scores:
         """Both scores and, for high ones, their attributions; the anomaly model learns."""
+        return self.score_many([features])[0]
+
+    def score_many(self, batch: Sequence[Mapping[str, float]]) -> list[Scores]:
+        """:meth:`score` for a batch, in order, with the models' vectorised paths."""
         version, suite = self._current()
-        x = dict(features)
-        scores = suite.decide(x)
-        fraud_why: tuple[tuple[str, float], ...] = ()
-        anomaly_why: tuple[tuple[str, float], ...] = ()
-        if max(scores.fraud_score, scores.anomaly_score) >= self.explain_above:
-            seen = suite.augment(x)  # what the fraud model saw (the anomaly model does not learn)
-            fraud_why = tuple((a.feature, a.contribution) for a in suite.fraud.explain(seen))
-            _, surprises = suite.anomaly.surprises([x], learn=False)
-            ranked = sorted(zip(surprises[0].tolist(), suite.anomaly.aspects, strict=True))
-            anomaly_why = tuple((name, value) for value, name in ranked[::-1][:3] if value > 0)
-        return Scores(
-            fraud=scores.fraud_score,
-            anomaly=scores.anomaly_score,
-            model_version=version,
-            fraud_attributions=fraud_why,
-            anomaly_attributions=anomaly_why,
-        )
+        xs = [dict(features) for features in batch]
+        fraud, anomaly = suite.decide_many(xs)
+        out: list[Scores] = []
+        for x, fraud_score, anomaly_score in zip(xs, fraud.tolist(), anomaly.tolist(), strict=True):
+            fraud_why: tuple[tuple[str, float], ...] = ()
+            anomaly_why: tuple[tuple[str, float], ...] = ()
+            if max(fraud_score, anomaly_score) >= self.explain_above:
+                fraud_why, anomaly_why = self._explain(suite, x)
+            out.append(Scores(fraud_score, anomaly_score, version, fraud_why, anomaly_why))
+        return out
+
+    @staticmethod
+    def _explain(
+        suite: ModelSuite, x: dict[str, float]
+    ) -> tuple[tuple[tuple[str, float], ...], tuple[tuple[str, float], ...]]:
+        seen = suite.augment(x)  # what the fraud model saw (the anomaly model does not learn)
+        fraud_why = tuple((a.feature, a.contribution) for a in suite.fraud.explain(seen))
+        _, surprises = suite.anomaly.surprises([x], learn=False)
+        ranked = sorted(zip(surprises[0].tolist(), suite.anomaly.aspects, strict=True))
+        return fraud_why, tuple((name, value) for value, name in ranked[::-1][:3] if value > 0)
 
 
 class ThompsonOffers:

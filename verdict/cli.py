@@ -159,7 +159,7 @@ def demo(
         keep_running=keep_running,
     )
     report = run_demo(Settings(), options, Console())
-    if report.tally.total < report.replay.total:
+    if len(report.outputs.decisions) < report.simulation.transactions:
         raise typer.Exit(1)
 
 

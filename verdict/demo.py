@@ -1,32 +1,37 @@
-"""``verdict demo``: the whole path on the embedded default, in a few minutes.
+"""``verdict demo``: the whole engine on the embedded default, in a few minutes.
 
 Brings the embedded stack up, simulates a week of bank transactions with every scenario on,
-replays them (with their customers and labels) through the broker at full speed while a
-consumer reads and checks every event, and ends with a summary a person can read in a minute.
-The report and data are written under ``verdict-demo/``. Nothing is left running unless asked.
-
-The reading side is, for now, the contract-checking consumer of :mod:`verdict.demo_consumer`;
-the decision engine takes its place as the stream workers land.
+starts the engine (stream worker + inline API, one process), replays the week (customers,
+transactions, and labels one day later) through the broker at full speed with a live progress
+display, sends requests through the inline API, and ends with a summary a person can read in a
+minute: throughput, latencies, outcomes, the alerts and triggers raised with examples, and the
+quality the models reached. The report goes to ``verdict-demo/``; nothing is left running
+unless asked (``--keep-running``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import orjson
+from prometheus_client import CollectorRegistry
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Table
 
-from events import topics
+from models.evaluation import average_precision, roc_auc
 from replay.producer import ReplaySummary, publish
 from replay.simulator import SimulationConfig, SimulationSummary, parse_scenarios, simulate
 from replay.sources import BadLine, merge_by_time, read_records
-from verdict.demo_consumer import StreamCounter, StreamTally
+from verdict.demo_outputs import OutputReader, Outputs
+from verdict.demo_report import print_summary, write_report
+from verdict.serve import run_worker
 from verdict.settings import Settings
 from verdict.stack import EmbeddedStack
 
@@ -40,44 +45,75 @@ class DemoOptions:
     terminals: int = 6000
     days: int = 7
     seed: int = 7
+    label_delay: str = "1d"
+    inline_requests: int = 500
     keep_running: bool = False
-    consume_timeout_s: float = 120.0
+    timeout_s: float = 240.0
 
 
 @dataclass
 class DemoReport:
-    """What the demo did, for the summary and ``report.json``."""
+    """What the demo did."""
 
     simulation: SimulationSummary
     replay: ReplaySummary
-    tally: StreamTally
+    outputs: Outputs
+    inline_ms: list[float]
+    quality: dict[str, float]
     seconds: float
+    api_url: str
+
+    def percentile(self, values: list[float], q: float) -> float:
+        """The q-th percentile (0-100) of ``values``, nan when empty."""
+        if not values:
+            return float("nan")
+        ordered = sorted(values)
+        return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready description."""
-        tally = self.tally
+        out = self.outputs
+        stream_ms = [d.get("latency_ms", 0.0) for d in out.decisions.values()]
         return {
-            "seconds": round(self.seconds, 2),
-            "simulation": self.simulation.to_dict(),
+            "seconds": round(self.seconds, 1),
+            "transactions": self.simulation.transactions,
+            "fraud_rate": round(self.simulation.fraud_rate, 5),
             "replay": {
                 "published": dict(self.replay.published),
+                "events_per_s": round(self.replay.rate),
                 "bad_lines": len(self.replay.bad_lines),
-                "seconds": round(self.replay.seconds, 3),
-                "events_per_second": round(self.replay.rate),
             },
-            "consumer": {
-                "consumed": dict(tally.consumed),
-                "invalid": dict(tally.invalid),
-                "seconds": round(tally.seconds, 3),
-                "latency_ms": {
-                    q: round(tally.latency_percentile(p), 2)
-                    for q, p in (("p50", 50), ("p90", 90), ("p99", 99), ("max", 100))
+            "stream": {
+                "decisions": len(out.decisions),
+                "decided_per_s": round(out.decided_per_s),
+                "engine_latency_ms": {
+                    "p50": round(self.percentile(stream_ms, 50), 3),
+                    "p99": round(self.percentile(stream_ms, 99), 3),
                 },
-                "transactions_by_type": dict(tally.transactions_by_type),
-                "transactions_by_channel": dict(tally.transactions_by_channel),
-                "fraud_labels": tally.fraud_labels,
+                "outcomes": dict(out.outcomes),
+                "alerts": dict(Counter(a["severity"] for a in out.alerts)),
+                "triggers": dict(Counter(t["code"] for t in out.triggers)),
+                "dead_letters": len(out.dead_letters),
             },
+            "inline": {
+                "requests": len(self.inline_ms),
+                "client_latency_ms": {
+                    q: round(self.percentile(self.inline_ms, p), 3)
+                    for q, p in (("p50", 50), ("p99", 99), ("max", 100))
+                },
+            },
+            "quality": {k: round(v, 4) for k, v in self.quality.items()},
         }
+
+
+def _free_port(preferred: int) -> int:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", preferred))
+            return preferred
+        except OSError:
+            probe.bind(("127.0.0.1", 0))
+            return int(probe.getsockname()[1])
 
 
 def run_demo(settings: Settings, options: DemoOptions, console: Console) -> DemoReport:
@@ -85,50 +121,88 @@ def run_demo(settings: Settings, options: DemoOptions, console: Console) -> Demo
     started = time.perf_counter()
     stack = EmbeddedStack(settings)
     console.rule("[bold]Verdict demo")
-    console.print("[bold]1/4 stack[/bold]: the embedded broker and Redis")
+    console.print("[bold]1/5 stack[/bold]: the embedded broker and Redis")
     stack_status = stack.up()
     console.print(stack_status.render())
     try:
         data_dir = options.out_dir / "data"
         console.print(
-            f"[bold]2/4 simulate[/bold]: {options.customers:,} customers, {options.days} days, "
-            "every scenario"
+            f"[bold]2/5 simulate[/bold]: {options.customers:,} customers, {options.days} days, "
+            f"every scenario, labels {options.label_delay} later"
         )
+        from replay.simulator import parse_duration
+
         config = SimulationConfig(
             customers=options.customers,
             terminals=options.terminals,
             days=options.days,
             seed=options.seed,
             scenarios=parse_scenarios("all"),
+            label_delay_s=parse_duration(options.label_delay),
         )
         simulation = simulate(config, data_dir, progress=True)
         console.print(
             f"    {simulation.transactions:,} transactions, {simulation.frauds:,} fraud "
-            f"({simulation.fraud_rate:.2%}), {simulation.customers:,} customers, "
-            f"in {simulation.seconds:.1f} s -> {data_dir}/"
+            f"({simulation.fraud_rate:.2%}) in {simulation.seconds:.1f} s -> {data_dir}/"
         )
-        console.print("[bold]3/4 stream[/bold]: replay through the broker into a consumer")
-        replay, tally = asyncio.run(_stream(settings, data_dir, options, console))
+        report = asyncio.run(_run_engine(settings, options, simulation, data_dir, console))
     finally:
         if not options.keep_running:  # stop what this demo started, nothing else
             if "redis" in stack_status.started:
                 console.print(f"    {stack.redis.stop()}")
             if "broker" in stack_status.started:
                 console.print(f"    {stack.broker.stop()}")
-    report = DemoReport(simulation, replay, tally, time.perf_counter() - started)
-    _write_report(report, options.out_dir)
-    _print_summary(report, options.out_dir, console)
+    report.seconds = time.perf_counter() - started
+    write_report(report.to_dict(), report.outputs, options.out_dir)
+    print_summary(report.to_dict(), report.outputs, options.out_dir, console)
     return report
 
 
-async def _stream(
-    settings: Settings, data_dir: Path, options: DemoOptions, console: Console
-) -> tuple[ReplaySummary, StreamTally]:
-    servers = settings.kafka.bootstrap_servers
-    counter = StreamCounter(servers, [topics.CUSTOMERS, topics.TRANSACTIONS, topics.LABELS])
-    await counter.start()
-    published: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-    reading = asyncio.create_task(counter.consume(published, options.consume_timeout_s))
+async def _run_engine(
+    settings: Settings,
+    options: DemoOptions,
+    simulation: SimulationSummary,
+    data_dir: Path,
+    console: Console,
+) -> DemoReport:
+    port = _free_port(settings.api.port)
+    worker_settings = settings.model_copy(
+        update={
+            "stream": settings.stream.model_copy(
+                update={
+                    "app_id": f"verdict-demo-{int(time.time())}",
+                    "data_dir": str(options.out_dir / "worker"),
+                }
+            )
+        }
+    )
+    console.print(f"[bold]3/5 engine[/bold]: stream worker + inline API on 127.0.0.1:{port}")
+    stop = asyncio.Event()
+    worker = asyncio.create_task(
+        run_worker(worker_settings, port=port, registry=CollectorRegistry(), stop=stop)
+    )
+    try:
+        reader = OutputReader(settings.kafka.bootstrap_servers, settings.kafka.partitions)
+        transactions: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        following = asyncio.create_task(reader.follow(transactions, options.timeout_s))
+        await asyncio.sleep(5)  # the worker joins its consumer group (~4 s on this broker)
+        console.print("[bold]4/5 stream[/bold]: replay the week through Kafka at full speed")
+        replay = await _replay(settings, data_dir, console)
+        transactions.set_result(replay.published.get("transactions", 0))
+        with console.status("    waiting for the last decisions..."):
+            outputs = await following
+        console.print("[bold]5/5 inline[/bold]: requests to POST /v1/decisions")
+        inline_ms = await _inline(f"http://127.0.0.1:{port}", options.inline_requests)
+    finally:
+        stop.set()
+        await worker
+    quality = _quality(outputs, data_dir / "labels.jsonl")
+    return DemoReport(
+        simulation, replay, outputs, inline_ms, quality, 0.0, f"http://127.0.0.1:{port}"
+    )
+
+
+async def _replay(settings: Settings, data_dir: Path, console: Console) -> ReplaySummary:
     summary = ReplaySummary()
 
     def bad(line: BadLine) -> None:
@@ -147,49 +221,48 @@ async def _stream(
             elapsed = bar.tasks[0].elapsed or 0.0
             bar.update(task, rate=bar.tasks[0].completed / elapsed if elapsed else 0.0)
 
-        try:
-            await publish(merge_by_time(streams), servers, summary=summary, on_progress=advance)
-        finally:
-            published.set_result(summary.total)
-        tally = await reading
-    return summary, tally
+        await publish(
+            merge_by_time(streams),
+            settings.kafka.bootstrap_servers,
+            summary=summary,
+            on_progress=advance,
+        )
+    return summary
 
 
-def _write_report(report: DemoReport, out_dir: Path) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "report.json").write_bytes(
-        orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2)
-    )
+async def _inline(url: str, count: int) -> list[float]:
+    """Client-side latencies (ms) of ``count`` sequential decision requests."""
+    latencies: list[float] = []
+    async with aiohttp.ClientSession() as session:
+        for i in range(count):
+            body = {
+                "tx_id": f"inline-{time.time_ns()}-{i}",
+                "ts": time.time(),
+                "customer_id": f"c{i % 200:04d}",
+                "amount": float(5 + (i * 37) % 400),
+                "country": "FR",
+                "channel": "ecom",
+                "device_id": f"d-inline-{i % 50}",
+            }
+            started = time.perf_counter()
+            async with session.post(f"{url}/v1/decisions", data=orjson.dumps(body)) as response:
+                await response.read()
+            latencies.append((time.perf_counter() - started) * 1000)
+    return latencies
 
 
-def _print_summary(report: DemoReport, out_dir: Path, console: Console) -> None:
-    tally, replay = report.tally, report.replay
-    console.print("[bold]4/4 summary[/bold]")
-    table = Table(show_header=False, box=None, padding=(0, 2))
-    table.add_row(
-        "published",
-        f"{replay.total:,} events in {replay.seconds:.2f} s ({replay.rate:,.0f}/s), "
-        f"{len(replay.bad_lines)} bad lines",
-    )
-    table.add_row(
-        "consumed",
-        f"{tally.total:,} events, {sum(tally.invalid.values())} failing their contract, "
-        f"in {tally.seconds:.2f} s",
-    )
-    table.add_row(
-        "latency",
-        f"producer -> parsed: p50 {tally.latency_percentile(50):.1f} ms, "
-        f"p99 {tally.latency_percentile(99):.1f} ms, max {tally.latency_percentile(100):.1f} ms "
-        "(a replay at full speed: mostly time queued behind earlier events)",
-    )
-    kinds = ", ".join(f"{k} {v:,}" for k, v in tally.transactions_by_type.most_common())
-    table.add_row("transactions", kinds)
-    channels = ", ".join(f"{k} {v:,}" for k, v in tally.transactions_by_channel.most_common())
-    table.add_row("channels", channels)
-    table.add_row("labels", f"{tally.consumed[topics.LABELS]:,}, {tally.fraud_labels:,} fraud")
-    table.add_row("total time", f"{report.seconds:.1f} s")
-    console.print(table)
-    missing = replay.total - tally.total
-    if missing:
-        console.print(f"[red]{missing:,} published events were not read back[/red]")
-    console.print(f"Report: {out_dir / 'report.json'}; data: {out_dir / 'data'}/")
+def _quality(outputs: Outputs, labels_path: Path) -> dict[str, float]:
+    truth: dict[str, bool] = {}
+    with labels_path.open("rb") as handle:
+        for line in handle:
+            label = orjson.loads(line)
+            truth[label["tx_id"]] = bool(label["is_fraud"])
+    decided = [d for d in outputs.decisions.values() if d["tx_id"] in truth]
+    y = [truth[d["tx_id"]] for d in decided]
+    if not decided or all(y) or not any(y):
+        return {}
+    return {
+        "fraud_auc": roc_auc(y, [d["fraud_score"] for d in decided]),
+        "fraud_ap": average_precision(y, [d["fraud_score"] for d in decided]),
+        "anomaly_auc": roc_auc(y, [d["anomaly_score"] for d in decided]),
+    }
