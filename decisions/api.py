@@ -17,6 +17,7 @@ once, so the next decision sees it, and published to the compacted ``customers``
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import time
@@ -229,7 +230,13 @@ class _Routes:
 
     async def features(self, request: web.Request) -> web.Response:
         customer_id = check_identifier(request.match_info["customer_id"], "customer_id")
-        features = self._services.customers.get("customer", customer_id)
+        try:
+            features = self._services.customers.get("customer", customer_id)
+        except DependencyUnavailableError:  # like a decision: say so, answer, never a 5xx
+            reason = {"code": "degraded", "detail": "the feature store is unavailable"}
+            return _json(
+                {"customer_id": customer_id, "features": {}, "degraded": True, "reasons": [reason]}
+            )
         if not features.get("cust_latest_ts"):  # event time 0: nothing recorded yet
             raise NotFoundError(f"no activity recorded for customer {customer_id!r}")
         body: dict[str, Any] = {"customer_id": customer_id, "features": features}
@@ -245,7 +252,7 @@ class _Routes:
         return _json({"status": "ok"})
 
     async def readyz(self, request: web.Request) -> web.Response:
-        checks = dict(self._services.readiness())
+        checks = dict(await asyncio.to_thread(self._services.readiness))
         ready = all(checks.values())
         return _json({"ready": ready, "checks": checks}, status=200 if ready else 503)
 

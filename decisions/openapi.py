@@ -52,6 +52,8 @@ _FEATURES_SCHEMA: Final = {
         "customer_id": {"type": "string"},
         "features": {"type": "object", "additionalProperties": {"type": "number"}},
         "segment": {"type": "string", "description": "RFM tier from the policy."},
+        "degraded": {"type": "boolean", "description": "True when the store did not answer."},
+        "reasons": {"type": "array", "items": {"$ref": "#/components/schemas/Reason"}},
     },
 }
 

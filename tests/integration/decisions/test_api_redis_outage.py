@@ -1,0 +1,91 @@
+"""The inline API against a real Redis that stops mid-run and comes back.
+
+Redis here is an embedded server of the test's own (never the machine's shared one), started,
+stopped and started again on the same port through the embedded stack's code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client import CollectorRegistry
+
+from decisions.api import ApiServices, create_app
+from events.metrics import Metrics
+from state.settings import RedisSettings
+from tests.integration.kafka_fixtures import free_port
+from verdict.embedded import EmbeddedRedis
+from verdict.settings import Settings, StackSettings
+from verdict.wiring import build_engine
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
+    settings = RedisSettings(url=f"redis://127.0.0.1:{free_port()}/0")
+    server = EmbeddedRedis(settings, StackSettings(home=tmp_path))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _tx(i: int) -> dict[str, Any]:
+    return {
+        "tx_id": f"t{i}",
+        "ts": 1_772_445_600 + i * 60,
+        "customer_id": f"c{i % 5}",
+        "amount": 40.0 + i,
+        "terminal_id": "t1",
+    }
+
+
+def test_decisions_go_on_through_an_outage_and_recover_by_themselves(
+    own_redis: EmbeddedRedis,
+) -> None:
+    settings = Settings(redis=own_redis.redis)
+    metrics = Metrics(CollectorRegistry())
+    parts = build_engine(settings, metrics)
+    sent: list[tuple[str, bytes, bytes]] = []
+    services = ApiServices(
+        parts.engine, parts.store, lambda t, k, v: sent.append((t, k, v)), metrics, dict
+    )
+
+    async def scenario() -> dict[str, list[Any]]:
+        client = TestClient(TestServer(create_app(services, settings.api)))
+        await client.start_server()
+        phases: dict[str, list[Any]] = {"before": [], "during": [], "after": []}
+        try:
+            for i in range(10):
+                response = await client.post("/v1/decisions", data=orjson.dumps(_tx(i)))
+                phases["before"].append((response.status, await response.json()))
+            await asyncio.to_thread(own_redis.stop)
+            for i in range(10, 40):
+                response = await client.post("/v1/decisions", data=orjson.dumps(_tx(i)))
+                phases["during"].append((response.status, await response.json()))
+            view = await client.get("/v1/customers/c1/features")
+            phases["during"].append((view.status, await view.json()))
+            await asyncio.to_thread(own_redis.start)
+            for i in range(40, 50):
+                response = await client.post("/v1/decisions", data=orjson.dumps(_tx(i)))
+                phases["after"].append((response.status, await response.json()))
+        finally:
+            await client.close()
+        return phases
+
+    phases = asyncio.run(scenario())
+    assert all(status == 200 for phase in phases.values() for status, _ in phase)
+    assert not any(body["degraded"] for _, body in phases["before"])
+    during = phases["during"][:-1]
+    assert all(body["degraded"] for _, body in during)
+    assert all(any(r["code"].startswith("degraded") for r in body["reasons"]) for _, body in during)
+    _, view = phases["during"][-1]
+    assert view["degraded"] is True
+    assert not any(body["degraded"] for _, body in phases["after"])  # back by themselves
+    assert phases["after"][-1][1]["features"]["cust_count_30d"] > 0
