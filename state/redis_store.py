@@ -2,8 +2,8 @@
 
 A transaction is one pipelined write (state/redis_commands.py has the keys): ``EVALSHA``
 customer, terminal and device (each script idempotent on its own dedupe record) and
-``GET`` then ``SET {x:<tx_id>} NX``, which also hands back the first delivery's own features when the
-transaction is a repeat. A batch is all of that for every transaction, in order, on one
+``GET`` then ``SET {x:<tx_id>} NX``, which also hands back the first delivery's own features
+when the transaction is a repeat. A batch is all of that for every transaction, in order, on one
 connection: written in chunks without waiting, so that Python packs the next chunk and reads
 the previous one's answers while Redis works (two processes, two cores, one pipeline).
 
