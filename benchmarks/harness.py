@@ -25,6 +25,7 @@ from verdict.settings import Settings
 BENCHMARKS: Final[dict[str, str]] = {
     "decisions": "benchmarks.decisions",
     "events": "benchmarks.events_parse",
+    "inline": "benchmarks.inline",
     "hst": "benchmarks.models_hst",
     "models": "benchmarks.models",
     "propensity": "benchmarks.models_propensity",

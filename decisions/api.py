@@ -148,8 +148,10 @@ def create_app(
         except Exception:
             log.exception("unexpected error on %s %s", request.method, template)
             response = _json({"error": "internal_error", "message": "unexpected error"}, 500)
+        elapsed = time.perf_counter() - started
         metrics.http_requests.labels(route=template, status=str(response.status)).inc()
-        metrics.http_latency.labels(route=template).observe(time.perf_counter() - started)
+        metrics.http_latency.labels(route=template).observe(elapsed)
+        response.headers["Server-Timing"] = f"app;dur={elapsed * 1000:.3f}"
         return response
 
     app = web.Application(middlewares=[guard], client_max_size=settings.max_body_bytes)
