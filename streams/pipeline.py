@@ -126,15 +126,23 @@ class StreamSteps:
         down: the agent waits and retries the batch (state is idempotent by ``tx_id``).
         """
         out: list[Out] = []
-        txs: list[Transaction] = []
+        parsed: list[tuple[Message, Transaction]] = []
         for message in messages:
             try:
-                txs.append(parse_transaction(message.value or b"", default_currency=self._currency))
+                tx = parse_transaction(message.value or b"", default_currency=self._currency)
             except EventValidationError as error:
                 out.append(self._dead(SCORE, message, error))
-        if not txs:
+                continue
+            parsed.append((message, tx))
+        if not parsed:
             return out
-        results = self.engine.decide_many(txs, require_features=True)
+        try:
+            results = self.engine.decide_many([tx for _, tx in parsed], require_features=True)
+        except DependencyUnavailableError:
+            raise
+        except Exception:  # a bug on some input: find it, decide the others
+            log.exception("score: a batch failed; deciding its transactions one by one")
+            results = self._one_by_one(parsed, out)
         for result in results:
             decision = result.decision
             key = decision.customer_id.encode()
@@ -156,6 +164,27 @@ class StreamSteps:
             if message.timestamp_ms > 0:
                 latency.observe(max(0.0, now_ms - message.timestamp_ms) / 1000)
         return out
+
+    def _one_by_one(
+        self, parsed: Sequence[tuple[Message, Transaction]], out: list[Out]
+    ) -> list[DecisionResult]:
+        """Decide each transaction alone; one the engine fails on becomes a dead letter
+        (``unexpected_error``) instead of taking its batch down with it."""
+        results: list[DecisionResult] = []
+        for message, tx in parsed:
+            try:
+                results.extend(self.engine.decide_many([tx], require_features=True))
+            except DependencyUnavailableError:
+                raise
+            except Exception as error:
+                out.append(self._dead(SCORE, message, error))
+        return results
+
+    def dead_letters(
+        self, step: str, messages: Sequence[Message], error: BaseException
+    ) -> list[Out]:
+        """Every message of a batch as a dead letter, for a step that failed unexpectedly."""
+        return [self._dead(step, message, error) for message in messages]
 
     def learn(self, messages: Sequence[Message]) -> list[Out]:
         """Labels and offer responses teach the models; bad ones become dead letters.

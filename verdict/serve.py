@@ -21,6 +21,7 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from importlib.metadata import version
+from typing import Protocol
 
 from aiohttp import web
 from prometheus_client import REGISTRY, CollectorRegistry
@@ -37,6 +38,14 @@ from verdict.settings import Settings
 from verdict.wiring import EngineParts, build_engine
 
 log = logging.getLogger("verdict.serve")
+
+
+class EngineBuilder(Protocol):
+    """Builds the engine of a worker (:func:`verdict.wiring.build_engine`, or a test's own)."""
+
+    def __call__(self, settings: Settings, metrics: Metrics, *, learner: bool) -> EngineParts:
+        """The engine and its parts for ``settings``."""
+        ...
 
 
 class _Customers:
@@ -68,11 +77,26 @@ async def run_worker(
     port: int | None = None,
     registry: CollectorRegistry | None = None,
     stop: asyncio.Event | None = None,
+    build: EngineBuilder = build_engine,
 ) -> None:
-    """Run one worker until ``stop`` is set (or SIGTERM/SIGINT when ``stop`` is None)."""
+    """Run one worker until ``stop`` is set (or SIGTERM/SIGINT when ``stop`` is None).
+
+    Parameters
+    ----------
+    settings
+        Every setting of the worker.
+    port
+        Port of the API and ``/metrics`` (default ``settings.api.port``).
+    registry
+        Where the metrics are registered (default: the process's registry).
+    stop
+        Set it to stop the worker gracefully.
+    build
+        Builds the engine (tests pass one that freezes the models).
+    """
     metrics = Metrics(REGISTRY if registry is None else registry)
     learner = settings.stream.learner
-    parts = build_engine(settings, metrics, learner=learner)
+    parts = build(settings, metrics, learner=learner)
     if parts.live is not None:
         parts.live.listen()
     policy = parts.policy.current()
