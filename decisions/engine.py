@@ -152,10 +152,23 @@ class DecisionEngine:
             batch = [None] * len(txs)
         known = [features for features in batch if features is not None]
         scored = iter(self._score_many(known))
+        hits = self._hits_many(txs)
         return [
-            self._decide(tx, f, started, None if f is None else next(scored))
-            for tx, f in zip(txs, batch, strict=True)
+            self._decide(tx, f, started, None if f is None else next(scored), hit)
+            for tx, f, hit in zip(txs, batch, hits, strict=True)
         ]
+
+    def _hits_many(self, txs: Sequence[Transaction]) -> list[frozenset[str] | None]:
+        """List memberships of a batch in one round trip; ``None`` each when lists are down."""
+        if self._lists is None:
+            return [frozenset()] * len(txs)
+        rules = self.policy.current().rules
+        probes = [rules.probes(tx) or () for tx in txs]
+        try:
+            return list(self._lists.hits_many(probes))
+        except DEPENDENCY_ERRORS as error:
+            log.warning("lists unavailable for a batch of %d: %s", len(txs), error)
+            return [None] * len(txs)
 
     def _decide(
         self,
@@ -163,6 +176,7 @@ class DecisionEngine:
         found: dict[str, float] | None,
         started: float,
         scored: Scores | None = None,
+        listed: frozenset[str] | bool | None = False,
     ) -> DecisionResult:
         policy = self.policy.current()
         unavailable: set[str] = set()
@@ -173,7 +187,11 @@ class DecisionEngine:
             features = found
         hits: frozenset[str] = frozenset()
         probes = policy.rules.probes(tx) if self._lists is not None else None
-        if probes and self._lists is not None:
+        if isinstance(listed, frozenset):  # looked up with the batch
+            hits = listed
+        elif listed is None:  # the batch lookup found the lists down
+            unavailable.add(LISTS)
+        elif probes and self._lists is not None:
             try:
                 hits = self._lists.hits(probes)
             except DEPENDENCY_ERRORS as error:

@@ -27,6 +27,10 @@ class ListStore(Protocol):
         """The names of the lists that hold their value, of ``(list name, value)`` probes."""
         ...
 
+    def hits_many(self, batch: Sequence[Sequence[tuple[str, str]]]) -> list[frozenset[str]]:
+        """:meth:`hits` for each probe set of a batch, in one round trip."""
+        ...
+
     def add(self, name: str, values: Iterable[str]) -> int:
         """Add values to a list; how many were new."""
         ...
@@ -50,6 +54,10 @@ class InMemoryListStore:
         """See :meth:`ListStore.hits`."""
         lists = self._lists
         return frozenset(name for name, value in probes if value in lists.get(name, ()))
+
+    def hits_many(self, batch: Sequence[Sequence[tuple[str, str]]]) -> list[frozenset[str]]:
+        """See :meth:`ListStore.hits_many`."""
+        return [self.hits(probes) for probes in batch]
 
     def add(self, name: str, values: Iterable[str]) -> int:
         """See :meth:`ListStore.add`."""
@@ -99,6 +107,17 @@ class RedisListStore:
             pipe.sismember(self.key(name), value)
         found = pipe.execute()
         return frozenset(name for (name, _), hit in zip(probes, found, strict=True) if hit)
+
+    def hits_many(self, batch: Sequence[Sequence[tuple[str, str]]]) -> list[frozenset[str]]:
+        """See :meth:`ListStore.hits_many`: every probe of the batch in one pipeline."""
+        if not any(batch):
+            return [frozenset() for _ in batch]
+        pipe = self._client.pipeline(transaction=False)
+        for probes in batch:
+            for name, value in probes:
+                pipe.sismember(self.key(name), value)
+        found = iter(pipe.execute())
+        return [frozenset(name for name, _ in probes if next(found)) for probes in batch]
 
     def add(self, name: str, values: Iterable[str]) -> int:
         """See :meth:`ListStore.add`."""

@@ -7,6 +7,7 @@ over them. ``verdict serve``, ``verdict demo`` and the tests build engines throu
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Literal
 
@@ -29,6 +30,8 @@ from state.memory_store import InMemoryFeatureStore
 from state.redis_store import RedisFeatureStore
 from state.redis_wire import client_from_settings
 from verdict.settings import Settings
+
+log = logging.getLogger(__name__)
 
 #: The registry role of the model suite (anomaly trees feeding the fraud model).
 SUITE_ROLE = "suite"
@@ -116,6 +119,15 @@ def build_engine(
     else:
         store = InMemoryFeatureStore(settings.state, metrics=metrics)
         caps, lists = InMemoryCapStore(), InMemoryListStore()
+    resumed: int | None = None
+    if registry is not None:  # a restarted process goes on from the newest published version
+        try:
+            loaded = registry.load(SUITE_ROLE)
+        except Exception as error:  # unreachable, or a snapshot of older code: start afresh
+            log.warning("no model resumed from the registry (%s): starting untrained", error)
+            loaded = None
+        if loaded is not None and isinstance(loaded[1], ModelSuite):
+            resumed, suite = loaded[0], loaded[1]
     if not learner and registry is None:
         raise ValueError("a scorer that is not the learner follows the registry: state='redis'")
     publisher = live = None
@@ -128,6 +140,7 @@ def build_engine(
             every_s=settings.models.publish_every_s,
             metrics=metrics,
         )
+        publisher.version = resumed
     elif registry is not None:
         live = LiveModel(
             registry,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from decisions.caps import InMemoryCapStore
 from decisions.engine import DecisionEngine, DecisionResult
+from decisions.lists import InMemoryListStore
 from decisions.policy_file import PolicyHolder, load_policy
 from decisions.sources import Scores
 from events.records import CustomerProfile, Transaction
@@ -57,3 +58,23 @@ def test_a_batch_without_a_batch_method_or_with_the_store_down() -> None:
     world.features_down = True
     degraded = scripted.engine.decide_many(_story())
     assert all(r.decision.degraded for r in degraded)
+
+
+def test_a_batch_looks_up_the_lists_once_and_decides_as_one_by_one() -> None:
+    lists = InMemoryListStore()
+    lists.add("blocked_customers", ["c2"])
+    calls: list[int] = []
+    original = lists.hits_many
+
+    def counted(batch: Sequence[Sequence[tuple[str, str]]]) -> list[frozenset[str]]:
+        calls.append(len(batch))
+        return original(batch)
+
+    lists.hits_many = counted  # type: ignore[method-assign]
+    engine = DecisionEngine(
+        PolicyHolder(load_policy()), InMemoryFeatureStore(), ByAmount(), InMemoryCapStore(), lists
+    )
+    results = engine.decide_many(_story())
+    assert calls == [len(_story())]
+    assert [r.decision.outcome for r in results if r.decision.customer_id == "c2"] == ["decline"]
+    assert "blocked_customer" in [r.code for r in results[3].decision.reasons]
