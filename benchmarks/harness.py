@@ -30,6 +30,7 @@ BENCHMARKS: Final[dict[str, str]] = {
     "models": "benchmarks.models",
     "propensity": "benchmarks.models_propensity",
     "state": "benchmarks.state",
+    "stream": "benchmarks.stream",
 }
 
 RESULTS_DIR: Final = Path(__file__).parent / "results"

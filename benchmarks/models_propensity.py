@@ -60,7 +60,8 @@ def offers(stream: FeatureStream) -> np.ndarray:
     key = stream.customer.astype(np.int64) * 10_000 + week
     _, first = np.unique(key, return_index=True)
     first = np.sort(first)
-    return first[stream.day[first] >= 30]
+    chosen: np.ndarray = first[stream.day[first] >= 30]
+    return chosen
 
 
 Policy = Callable[[dict[str, float], dict[str, float]], str]

@@ -160,9 +160,6 @@ class FeatureIndex:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["names"])  # type: ignore[misc]
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, FeatureIndex) and other.names == self.names
-
     def __repr__(self) -> str:
         return f"FeatureIndex({self.names!r})"
 

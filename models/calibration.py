@@ -97,7 +97,8 @@ class PlattCalibrator(Calibrator):
         self.prior_weight = prior_weight
         self.a = 1.0
         self.b = 0.0
-        self._h = np.eye(2) * prior_weight * 0.25  # p(1-p) at p = 1/2
+        start = prior_weight * 0.25  # the Hessian of prior_weight labels at p = 1/2
+        self._h = [start, 0.0, start]  # [aa, ab, bb] of the symmetric 2x2 Hessian
 
     def calibrate(self, raw: float) -> float:
         return sigmoid(self.a * logit(raw) + self.b)
@@ -108,24 +109,22 @@ class PlattCalibrator(Calibrator):
         return 1.0 / (1.0 + np.exp(-np.clip(z, -500.0, 500.0)))
 
     def learn_one(self, raw: float, y: bool, w: float = 1.0) -> None:
-        f0 = logit(raw)
-        p = sigmoid(self.a * f0 + self.b)
+        f = logit(raw)
+        p = sigmoid(self.a * f + self.b)
         error = w * (p - float(y))
         curvature = w * max(p * (1.0 - p), 1e-6)
-        h = self._h * self.forgetting
-        h[0, 0] += curvature * f0 * f0
-        h[0, 1] += curvature * f0
-        h[1, 0] += curvature * f0
-        h[1, 1] += curvature
-        self._h = h
-        det = h[0, 0] * h[1, 1] - h[0, 1] * h[1, 0]
+        keep = self.forgetting
+        aa, ab, bb = self._h
+        aa = aa * keep + curvature * f * f
+        ab = ab * keep + curvature * f
+        bb = bb * keep + curvature
+        self._h = [aa, ab, bb]
+        det = aa * bb - ab * ab
         if det <= 1e-12:
             return
-        g0, g1 = error * f0, error
-        self.a -= (h[1, 1] * g0 - h[0, 1] * g1) / det
-        self.b -= (h[0, 0] * g1 - h[1, 0] * g0) / det
-        self.a = min(max(self.a, 0.01), 100.0)
-        self.b = min(max(self.b, -50.0), 50.0)
+        ga, gb = error * f, error
+        self.a = min(max(self.a - (bb * ga - ab * gb) / det, 0.01), 100.0)
+        self.b = min(max(self.b - (aa * gb - ab * ga) / det, -50.0), 50.0)
 
 
 class IsotonicCalibrator(Calibrator):

@@ -109,7 +109,13 @@ class FTRLClassifier(OnlineModel):
 
     def learn_one(self, x: Features, y: bool | None = None) -> None:
         label = check_label(self, y)
-        self.learn_many([x], [label])
+        if not x.keys() <= self.index.columns.keys():
+            self.index.learn(x)
+            self._grow()
+        weight = self.weights.weight(label)
+        self.weights.update(label)
+        row = self.index.row(x)[None, :]
+        k.learn_rows(row, np.array([float(label)]), np.array([weight]), *self._arrays())
 
     def learn_many(self, xs: Sequence[Features], ys: Sequence[bool] | None = None) -> None:
         if ys is None or len(ys) != len(xs):

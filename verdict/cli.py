@@ -248,6 +248,114 @@ def bench(
         Console().print(render_markdown(result))
 
 
+@app.command()
+def backtest(
+    file: Annotated[
+        Path,
+        typer.Argument(help="Transactions (JSONL or CSV), by time.", exists=True, dir_okay=False),
+    ],
+    out: Annotated[Path, typer.Option(help="Where to write one decision per transaction (JSONL).")],
+    labels: Annotated[
+        Path | None,
+        typer.Option(help="Labels, merged by their ts; their is_fraud is the truth.", exists=True),
+    ] = None,
+    customers: Annotated[
+        Path | None, typer.Option(help="Customer profiles (JSONL or CSV).", exists=True)
+    ] = None,
+    state: Annotated[str, typer.Option(help="redis (serve's feature store) or memory.")] = "redis",
+    feedback: Annotated[
+        int, typer.Option(min=0, help="Analysts: K alerts a day labelled an hour later (0: none).")
+    ] = 0,
+    shadow: Annotated[
+        Path | None, typer.Option(help="A second policy file, to compare outcomes.", exists=True)
+    ] = None,
+    report: Annotated[Path | None, typer.Option(help="Also write the numbers as JSON.")] = None,
+    top_k: Annotated[int, typer.Option(min=1, help="Cards a day for card precision@k.")] = 100,
+    skip_days: Annotated[int, typer.Option(min=0, help="Warm-up days left out of quality.")] = 0,
+    flush: Annotated[bool, typer.Option("--flush", help="Empty the Redis database first.")] = False,
+    strict: Annotated[bool, typer.Option(help="Stop at the first bad line.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Decide a recorded stream in-process on event time; print the quality against the labels."""
+    import time
+    from dataclasses import asdict
+
+    import orjson
+    import redis
+    from prometheus_client import CollectorRegistry
+    from rich.progress import MofNCompleteColumn, Progress, TextColumn
+
+    from decisions.feedback import EngineFeedback
+    from decisions.lists import InMemoryListStore, ListStore, RedisListStore
+    from decisions.policy_file import PolicyHolder
+    from events.metrics import Metrics
+    from replay.backtest import Analysts, Backtest, BacktestFiles, Shadow
+    from replay.quality import Ledger, Truth, quality, report_lines
+    from verdict.wiring import build_engine
+
+    began = time.perf_counter()
+    if state not in ("redis", "memory"):
+        raise typer.BadParameter(f"must be redis or memory, not {state!r}", param_hint="--state")
+    if feedback and labels is None:
+        raise typer.BadParameter("needs --labels (the analysts' truth)", param_hint="--feedback")
+    settings = Settings()
+    parts = build_engine(  # metrics on a registry of their own: nothing is served
+        settings, Metrics(CollectorRegistry()), state="memory" if state == "memory" else "redis"
+    )
+    lists: ListStore = InMemoryListStore()
+    if parts.client is not None:
+        try:
+            if flush:
+                parts.client.flushdb()
+            held = parts.client.dbsize()
+        except (redis.RedisError, OSError) as error:
+            raise typer.BadParameter(f"Redis: {error}", param_hint="--state redis") from None
+        if held:
+            raise typer.BadParameter(
+                f"the Redis database {settings.redis.url} holds data and a backtest starts "
+                "from empty state: set VERDICT_REDIS__URL to another database, or --flush",
+                param_hint="--state redis",
+            )
+        lists = RedisListStore(parts.client, settings.decisions.key_prefix)
+    parts.model_publisher = None  # the backtest's models are its own: nothing is published
+    truth = Truth.from_labels(labels) if labels is not None else None
+    ledger = Ledger(truth)
+    run = Backtest(
+        parts.engine, EngineFeedback(parts.engine, parts.feedback.labels, parts.offers),
+        parts.store, ledger,
+        analysts=Analysts(feedback, truth) if feedback and truth is not None else None,
+        shadow=Shadow(PolicyHolder.from_file(shadow, interval_s=0), lists) if shadow else None,
+        default_currency=settings.events.default_currency, strict=strict,
+        on_bad=lambda line: console.print(f"[yellow]skipped[/yellow] {line}"),
+    )  # fmt: skip
+    with out.open("wb") as handle, Progress(
+        TextColumn("backtest"), MofNCompleteColumn(), TextColumn("{task.fields[rate]:,.0f} tx/s"),
+        console=console, transient=True, disable=not progress,
+    ) as bar:  # fmt: skip
+        task = bar.add_task("backtest", total=None, rate=0.0)
+        run.on_progress = lambda n: bar.update(
+            task, completed=n, rate=n / (bar.tasks[0].elapsed or 1.0)
+        )
+        summary = run.run(BacktestFiles(file, labels, customers), handle)
+    numbers = quality(ledger, k=top_k, skip_days=skip_days)
+    console.print(
+        f"{summary.decisions:,} decisions -> {out}: {summary.seconds:.1f} s deciding "
+        f"({summary.rate:,.0f} tx/s, --state {state}), {time.perf_counter() - began:.1f} s in "
+        f"all; {summary.labels:,} labels, {summary.customers:,} profiles, "
+        f"{summary.bad_lines:,} bad lines skipped"
+    )
+    if feedback:
+        console.print(
+            f"analysts: {summary.analyst_labels:,} alerts investigated, "
+            f"{summary.analyst_frauds:,} of them fraud"
+        )
+    typer.echo("\n".join(report_lines(numbers, with_truth=bool(truth and truth.frauds))))
+    if report is not None:
+        run_info = {**asdict(summary), "rate": summary.rate, "state": state, "feedback": feedback}
+        body = {"run": {**run_info, "shadow": shadow and str(shadow)}, "quality": numbers.to_dict()}
+        report.write_bytes(orjson.dumps(body, option=orjson.OPT_INDENT_2))
+
+
 def _positive_float(text: str, option: str) -> float:
     try:
         value = float(text)
