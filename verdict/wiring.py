@@ -18,7 +18,7 @@ from decisions.engine import DecisionEngine
 from decisions.feedback import EngineFeedback
 from decisions.lists import InMemoryListStore, RedisListStore
 from decisions.policy_file import PolicyHolder
-from decisions.scoring import SuiteScorer, ThompsonOffers
+from decisions.scoring import WARM_AFTER_LABELS, SuiteScorer, ThompsonOffers
 from events.metrics import Metrics
 from models.anomaly import AnomalyModel
 from models.fraud import FraudModel
@@ -163,8 +163,14 @@ def build_engine(
             return parts.live.label, model
         return parts.model_version(), parts.suite
 
+    def warm() -> bool:
+        parts = holder[0]
+        if parts.live is not None:
+            return parts.live.version > 0  # the learner publishes only after learning labels
+        return resumed is not None or parts.feedback.labels.learnt >= WARM_AFTER_LABELS
+
     engine = DecisionEngine(
-        policy, store, SuiteScorer(current), caps, lists, offers=offers, metrics=metrics
+        policy, store, SuiteScorer(current, warm=warm), caps, lists, offers=offers, metrics=metrics
     )
     labels = LabelLearner(
         suite,
