@@ -64,20 +64,27 @@ class EngineFeedback:
                         self.offers.remember(
                             trigger.trigger_id, trigger.code, trigger.offer_id, decision.features
                         )
+        before = self.labels.learnt
         if results and self.labels.feed == "chargebacks":
-            learnt = self.labels.advance(results[-1].decision.ts)
-            if learnt and self.publisher is not None:
-                self.publisher.learnt(learnt)
+            self.labels.advance(results[-1].decision.ts)
+        self._published_since(before)
         if self.publisher is not None:
             self.publisher.tick()
 
+    def _published_since(self, before: int) -> None:
+        """Tell the publisher how many labels were learnt since ``before`` (held ones count
+        when they are learnt, not when they arrive)."""
+        learnt = self.labels.learnt - before
+        if learnt and self.publisher is not None:
+            self.publisher.learnt(learnt)
+
     def on_label(self, label: Label) -> None:
         """One label: fraud counts, the fraud model, the quiet period, maybe a new version."""
-        learnt = self.labels.on_label(label)
-        if learnt and label.is_fraud and label.customer_id is not None:
+        before = self.labels.learnt
+        kept = self.labels.on_label(label)
+        if kept and label.is_fraud and label.customer_id is not None:
             self.engine.note_fraud(label.customer_id, label.ts, label.tx_id)
-        if learnt and self.publisher is not None:
-            self.publisher.learnt()
+        self._published_since(before)
 
     def on_offer_response(self, response: OfferResponse) -> None:
         """One offer response teaches the variant its trigger carried."""
