@@ -120,7 +120,7 @@ def test_labels_teach_the_fraud_model_as_they_become_known(plain: Run) -> None:
     assert learnt["fraud"] > 0
     assert learnt["legitimate"] > 0
     versions = [d["model_version"] for d in lines(plain.out)]
-    assert versions[0] == "suite:local+0"  # nothing is known at the start
+    assert versions[0] == "suite:local+0 (cold)"  # nothing is known at the start
     assert versions[-1] != versions[0]
 
 
