@@ -20,11 +20,14 @@ fallback the current version number is read at most once every ``check_every_s``
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
 import pickle
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Final, Generic, TypeVar, cast
 
 import orjson
@@ -45,6 +48,16 @@ if tonumber(ARGV[4]) > 0 then redis.call('DEL', KEYS[3]) end
 redis.call('PUBLISH', KEYS[4], ARGV[1])
 return current
 """
+
+
+@functools.cache
+def code_digest() -> str:
+    """A digest of the models package's source: a snapshot pickled by other code (an older
+    release, say) is not loaded into this one, whose classes may have changed shape."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 class ModelRegistry:
@@ -168,7 +181,11 @@ class Publisher:
     def publish(self) -> int:
         """Publish the model now."""
         self.version = self.registry.publish(
-            self.role, self.model, labels=self.total, kind=type(self.model).__name__
+            self.role,
+            self.model,
+            labels=self.total,
+            kind=type(self.model).__name__,
+            code=code_digest(),
         )
         self.unpublished = 0
         self._last = self.clock()

@@ -166,14 +166,14 @@ async def _run_engine(
     console: Console,
 ) -> DemoReport:
     port = _free_port(settings.api.port)
+    run_id = f"verdict-demo-{int(time.time())}"
     worker_settings = settings.model_copy(
         update={
             "stream": settings.stream.model_copy(
-                update={
-                    "app_id": f"verdict-demo-{int(time.time())}",
-                    "data_dir": str(options.out_dir / "worker"),
-                }
-            )
+                update={"app_id": run_id, "data_dir": str(options.out_dir / "worker")}
+            ),
+            # a registry of its own: the models start untrained, not from an earlier demo's
+            "models": settings.models.model_copy(update={"registry_prefix": f"{run_id}:model"}),
         }
     )
     console.print(f"[bold]3/5 engine[/bold]: stream worker + inline API on 127.0.0.1:{port}")

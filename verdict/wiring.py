@@ -23,7 +23,7 @@ from events.metrics import Metrics
 from models.anomaly import AnomalyModel
 from models.fraud import FraudModel
 from models.labels import LabelLearner
-from models.registry import LiveModel, ModelRegistry, Publisher
+from models.registry import LiveModel, ModelRegistry, Publisher, code_digest
 from models.settings import ModelSettings
 from models.suite import ModelSuite
 from state.memory_store import InMemoryFeatureStore
@@ -122,8 +122,11 @@ def build_engine(
     resumed: int | None = None
     if registry is not None:  # a restarted process goes on from the newest published version
         try:
-            loaded = registry.load(SUITE_ROLE)
-        except Exception as error:  # unreachable, or a snapshot of older code: start afresh
+            newest = registry.current_version(SUITE_ROLE)
+            meta = registry.meta(SUITE_ROLE, newest) if newest is not None else None
+            same_code = meta is not None and meta.get("code") == code_digest()
+            loaded = registry.load(SUITE_ROLE, newest) if same_code else None
+        except Exception as error:  # unreachable, or a snapshot that does not load: start afresh
             log.warning("no model resumed from the registry (%s): starting untrained", error)
             loaded = None
         if loaded is not None and isinstance(loaded[1], ModelSuite):
