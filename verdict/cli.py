@@ -306,7 +306,7 @@ def backtest(
     if parts.client is not None:
         try:
             if flush:
-                parts.client.flushdb()
+                parts.client.flushdb(asynchronous=True)
             held = parts.client.dbsize()
         except (redis.RedisError, OSError) as error:
             raise typer.BadParameter(f"Redis: {error}", param_hint="--state redis") from None
