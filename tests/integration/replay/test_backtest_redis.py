@@ -10,9 +10,12 @@ import pytest
 import redis
 from typer.testing import CliRunner
 
+from models.registry import ModelRegistry, code_digest
+from models.settings import ModelSettings
 from replay.simulator import SimulationConfig, simulate
 from state.settings import RedisSettings
 from verdict.cli import app
+from verdict.wiring import SUITE_ROLE, new_suite
 
 
 def run(folder: Path, state: str, *extra: str) -> tuple[Any, list[dict[str, Any]]]:
@@ -53,6 +56,9 @@ def test_a_backtest_on_redis_decides_exactly_as_in_memory(
     again, _ = run(tmp_path, "redis")  # a backtest starts from empty state...
     assert again.exit_code == 2
     assert "--flush" in again.output
+    registry = ModelRegistry(redis_client, ModelSettings().registry_prefix)
+    registry.publish(SUITE_ROLE, new_suite(ModelSettings()), code=code_digest(), labels=1)
     flushed, same = run(tmp_path, "redis", "--feedback", "5", "--flush")  # ...or empties it
+    # first: a model another run published is not resumed, the backtest starts cold
     assert flushed.exit_code == 0, flushed.output
     assert same == expected
