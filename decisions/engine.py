@@ -29,14 +29,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final
 
 import redis
+from prometheus_client import Counter
 
 from decisions import marketing, reasons
-from decisions.core import CAPS, FEATURES, LISTS, DecisionContext, propose
+from decisions.core import CAPS, FEATURES, LISTS, DecisionContext, amend, propose
 from decisions.lists import ListStore
 from decisions.marketing import CapStore, Suppression, to_ms
 from decisions.offers import build_trigger
@@ -114,6 +115,7 @@ class DecisionEngine:
         self._lists = lists
         self._offers = offers
         self._metrics = metrics
+        self._by_outcome: dict[str, Counter] = {}
         self._clock = clock
 
     def decide(self, tx: Transaction) -> DecisionResult:
@@ -138,25 +140,41 @@ class DecisionEngine:
         stream path waits for Redis rather than leave transactions out of the features.
         """
         started = self._clock()
-        many = getattr(self._features, "update_and_get_many", None)
-        batch: list[dict[str, float] | None]
+        hits = self._hits_many(txs)
+        results: list[DecisionResult] = []
         try:
-            if many is None:
-                batch = [self._features.update_and_get(tx) for tx in txs]
-            else:
-                batch = list(many(txs))
+            for features in self._feature_chunks(txs):
+                part = slice(len(results), len(results) + len(features))
+                scored = self._score_many(features)  # one model call per chunk
+                results += [
+                    self._decide(tx, f, started, score, hit)
+                    for tx, f, score, hit in zip(
+                        txs[part], features, scored, hits[part], strict=True
+                    )
+                ]
         except DEPENDENCY_ERRORS as error:
             if require_features:
                 raise DependencyUnavailableError(f"feature store: {error}") from error
-            log.warning("feature store unavailable, deciding on %d without: %s", len(txs), error)
-            batch = [None] * len(txs)
-        known = [features for features in batch if features is not None]
-        scored = iter(self._score_many(known))
-        hits = self._hits_many(txs)
-        return [
-            self._decide(tx, f, started, None if f is None else next(scored), hit)
-            for tx, f, hit in zip(txs, batch, hits, strict=True)
-        ]
+            left = len(txs) - len(results)
+            log.warning("feature store unavailable, deciding on %d without: %s", left, error)
+            results += [
+                self._decide(tx, None, started, None, hit)
+                for tx, hit in zip(txs[len(results) :], hits[len(results) :], strict=True)
+            ]
+        return results
+
+    def _feature_chunks(self, txs: Sequence[Transaction]) -> Iterator[list[dict[str, float]]]:
+        """The features of the batch in order, a chunk at a time when the store streams them
+        (it works on the next chunk while the engine decides this one)."""
+        chunks = getattr(self._features, "update_and_get_chunks", None)
+        if chunks is not None:
+            yield from chunks(txs)
+            return
+        many = getattr(self._features, "update_and_get_many", None)
+        if many is not None:
+            yield list(many(txs))
+        else:
+            yield [self._features.update_and_get(tx) for tx in txs]
 
     def _hits_many(self, txs: Sequence[Transaction]) -> list[frozenset[str] | None]:
         """List memberships of a batch in one round trip; ``None`` each when lists are down."""
@@ -226,9 +244,7 @@ class DecisionEngine:
                 reasons.degraded_reason(reasons.DEGRADED_CAPS),
                 *decision.reasons,
             ]
-        result = DecisionResult(
-            decision.model_copy(update=update), triggers, (*proposal.suppressed, *held)
-        )
+        result = DecisionResult(amend(decision, **update), triggers, (*proposal.suppressed, *held))
         if self._metrics is not None:
             self._count(result, missing)
         return result
@@ -259,7 +275,12 @@ class DecisionEngine:
         metrics = self._metrics
         assert metrics is not None
         decision = result.decision
-        metrics.decisions.labels(outcome=decision.outcome).inc()
+        by_outcome = self._by_outcome.get(decision.outcome)
+        if by_outcome is None:  # labels() costs more than the increment: keep the children
+            by_outcome = self._by_outcome[decision.outcome] = metrics.decisions.labels(
+                outcome=decision.outcome
+            )
+        by_outcome.inc()
         metrics.decision_latency.observe(decision.latency_ms / 1000.0)
         for dependency in missing:
             metrics.degraded_decisions.labels(dependency=dependency).inc()

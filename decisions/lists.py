@@ -109,15 +109,24 @@ class RedisListStore:
         return frozenset(name for (name, _), hit in zip(probes, found, strict=True) if hit)
 
     def hits_many(self, batch: Sequence[Sequence[tuple[str, str]]]) -> list[frozenset[str]]:
-        """See :meth:`ListStore.hits_many`: every probe of the batch in one pipeline."""
-        if not any(batch):
-            return [frozenset() for _ in batch]
-        pipe = self._client.pipeline(transaction=False)
+        """See :meth:`ListStore.hits_many`: one ``SMISMEMBER`` per list for the whole batch,
+        in one pipeline (Redis 6.2+)."""
+        wanted: dict[str, dict[str, None]] = {}  # list -> distinct values, in order
         for probes in batch:
             for name, value in probes:
-                pipe.sismember(self.key(name), value)
-        found = iter(pipe.execute())
-        return [frozenset(name for name, _ in probes if next(found)) for probes in batch]
+                wanted.setdefault(name, {})[value] = None
+        if not wanted:
+            return [frozenset() for _ in batch]
+        pipe = self._client.pipeline(transaction=False)
+        for name, values in wanted.items():
+            pipe.smismember(self.key(name), list(values))
+        members = {
+            name: {value for value, hit in zip(values, found, strict=True) if hit}
+            for (name, values), found in zip(wanted.items(), pipe.execute(), strict=True)
+        }
+        return [
+            frozenset(name for name, value in probes if value in members[name]) for probes in batch
+        ]
 
     def add(self, name: str, values: Iterable[str]) -> int:
         """See :meth:`ListStore.add`."""

@@ -42,7 +42,10 @@ class SuiteScorer:
         Returns the version label and suite in force (a fixed suite for the learner, the
         registry's live one for other workers).
     explain_above
-        Fraud or anomaly score from which the features behind it are worked out.
+        Fraud score from which the features behind it are worked out.
+    explain_anomaly_above
+        Anomaly score from which the aspects behind it are worked out (anomaly scores sit
+        higher than fraud probabilities: most ordinary payments score 0.3-0.7).
     """
 
     def __init__(
@@ -50,11 +53,13 @@ class SuiteScorer:
         current: Callable[[], tuple[str, ModelSuite]],
         explain_above: float = 0.3,
         *,
+        explain_anomaly_above: float = 0.8,
         warm: Callable[[], bool] = lambda: True,
         cold_fraud_score: float = COLD_FRAUD_SCORE,
     ) -> None:
         self._current = current
         self.explain_above = explain_above
+        self.explain_anomaly_above = explain_anomaly_above
         self._warm = warm
         self.cold_fraud_score = cold_fraud_score
 
@@ -74,20 +79,23 @@ class SuiteScorer:
         for x, fraud_score, anomaly_score in zip(xs, fraud.tolist(), anomaly.tolist(), strict=True):
             fraud_why: tuple[tuple[str, float], ...] = ()
             anomaly_why: tuple[tuple[str, float], ...] = ()
-            if max(fraud_score, anomaly_score) >= self.explain_above:
-                fraud_why, anomaly_why = self._explain(suite, x)
+            if fraud_score >= self.explain_above:
+                fraud_why = self._explain_fraud(suite, x)
+            if anomaly_score >= self.explain_anomaly_above:
+                anomaly_why = self._explain_anomaly(suite, x)
             out.append(Scores(fraud_score, anomaly_score, version, fraud_why, anomaly_why))
         return out
 
     @staticmethod
-    def _explain(
-        suite: ModelSuite, x: dict[str, float]
-    ) -> tuple[tuple[tuple[str, float], ...], tuple[tuple[str, float], ...]]:
+    def _explain_fraud(suite: ModelSuite, x: dict[str, float]) -> tuple[tuple[str, float], ...]:
         seen = suite.augment(x)  # what the fraud model saw (the anomaly model does not learn)
-        fraud_why = tuple((a.feature, a.contribution) for a in suite.fraud.explain(seen))
+        return tuple((a.feature, a.contribution) for a in suite.fraud.explain(seen))
+
+    @staticmethod
+    def _explain_anomaly(suite: ModelSuite, x: dict[str, float]) -> tuple[tuple[str, float], ...]:
         _, surprises = suite.anomaly.surprises([x], learn=False)
         ranked = sorted(zip(surprises[0].tolist(), suite.anomaly.aspects, strict=True))
-        return fraud_why, tuple((name, value) for value, name in ranked[::-1][:3] if value > 0)
+        return tuple((name, value) for value, name in ranked[::-1][:3] if value > 0)
 
 
 class ThompsonOffers:

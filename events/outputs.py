@@ -7,7 +7,7 @@ Python; the hot path may build the same shape as plain dicts.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,6 +24,33 @@ TriggerCode = Literal[
     "travel_offer",
     "fraud_confirmation",
 ]
+
+
+R = TypeVar("R", bound=BaseModel)
+_FIELD_COUNTS: dict[type[BaseModel], int] = {}
+
+
+def construct(model: type[R], **values: Any) -> R:
+    """``model.model_construct(**values)`` at a fifth of the cost when every field is given.
+
+    ``model_construct`` spends ~4 µs of Python per Decision, most of the hot path's budget;
+    this sets the attributes pydantic keeps directly. Nothing is validated: the values must be
+    the caller's own, already of the right types (the decision core's). A field the caller
+    does not know yet (added to the contract later) sends the call through
+    ``model_construct``, so its default is filled in; a unit test checks both give equal
+    records.
+    """
+    count = _FIELD_COUNTS.get(model)
+    if count is None:  # model_fields is a slow property on the class (pydantic 2.11+)
+        count = _FIELD_COUNTS[model] = len(model.model_fields)
+    if len(values) != count:
+        return model.model_construct(**values)
+    record = model.__new__(model)
+    object.__setattr__(record, "__dict__", values)
+    object.__setattr__(record, "__pydantic_fields_set__", set(values))
+    object.__setattr__(record, "__pydantic_extra__", None)
+    object.__setattr__(record, "__pydantic_private__", None)
+    return record
 
 
 class Output(BaseModel):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final, TypeVar
 
 import orjson
@@ -79,10 +79,7 @@ __all__ = ["RedisFeatureStore", "bucket_key", "entity_key", "index_key"]
 
 
 class _ScriptsMissingError(Exception):
-    """Redis answered NOSCRIPT; ``done`` transactions were answered before it."""
-
-    def __init__(self, done: int) -> None:
-        self.done = done
+    """Redis answered NOSCRIPT (restarted, or its scripts flushed)."""
 
 
 class RedisFeatureStore:
@@ -121,18 +118,29 @@ class RedisFeatureStore:
     def update_and_get(self, tx: Transaction) -> dict[str, float]:
         """Record one transaction; return its features (one round trip)."""
         started = time.perf_counter()
-        out = self._guarded(self._update, [prepare(tx, self.calendar)])
+        out = self._guarded(self._update_all, [prepare(tx, self.calendar)])
         self._observe("update", started)
         return out[0]
 
     def update_and_get_many(self, txs: Sequence[Transaction]) -> list[dict[str, float]]:
         """Record a batch in order, in one pipeline; return each one's features."""
+        return [features for chunk in self.update_and_get_chunks(txs) for features in chunk]
+
+    def update_and_get_chunks(self, txs: Sequence[Transaction]) -> Iterator[list[dict[str, float]]]:
+        """:meth:`update_and_get_many` a chunk at a time, in order, for a caller that works on
+        each chunk while Redis runs the next one (the next chunk is sent before one is
+        yielded). Raises :class:`~state.store.FeatureStoreUnavailable` mid-way if Redis goes;
+        the chunks already yielded are recorded (a retry of the batch is idempotent)."""
         if not txs:
-            return []
+            return
         started = time.perf_counter()
-        out = self._guarded(self._update, [prepare(tx, self.calendar) for tx in txs])
+        prepared = [prepare(tx, self.calendar) for tx in txs]
+        try:
+            yield from self._update(prepared)
+        except FeatureStoreUnavailable as error:
+            self._count_error(error)
+            raise
         self._observe("update_many", started)
-        return out
 
     def get(self, entity: Entity, entity_id: str) -> dict[str, float]:
         """The live view of one entity (its script's read-only operation)."""
@@ -199,42 +207,47 @@ class RedisFeatureStore:
         raw = self._run([pack(b"GET", index_key(tx_id))])[0]
         return None if raw is None else orjson.loads(raw)
 
-    def _update(self, prepared: list[PreparedTx]) -> list[dict[str, float]]:
-        """Stream the batch in chunks; on NOSCRIPT load the scripts and send the rest again."""
-        out: list[dict[str, float]] = []
-        try:
-            with conversation(self.client) as talk:
-                pending: deque[tuple[list[PreparedTx], int]] = deque()
-                for start in range(0, len(prepared), CHUNK):
-                    chunk = prepared[start : start + CHUNK]
-                    packed = [self.commands.update(p) for p in chunk]
-                    talk.send(b"".join(payload for payload, _ in packed))
-                    pending.append((chunk, sum(count for _, count in packed)))
-                    if len(pending) > 1:
-                        self._answers(talk, *pending.popleft(), out)
-                while pending:
-                    self._answers(talk, *pending.popleft(), out)
-        except _ScriptsMissingError as missing:
-            self._load_scripts()
-            out += self._update(prepared[missing.done :])
-        return out
+    def _update(self, prepared: list[PreparedTx]) -> Iterator[list[dict[str, float]]]:
+        """Stream the batch in chunks, one sent ahead of the one answered; on NOSCRIPT load
+        the scripts and send again from the first chunk not answered."""
+        done, reloaded_at = 0, -1
+        while done < len(prepared):
+            try:
+                with conversation(self.client) as talk:
+                    pending: deque[tuple[list[PreparedTx], int]] = deque()
+                    for start in range(done, len(prepared), CHUNK):
+                        chunk = prepared[start : start + CHUNK]
+                        packed = [self.commands.update(p) for p in chunk]
+                        talk.send(b"".join(payload for payload, _ in packed))
+                        pending.append((chunk, sum(count for _, count in packed)))
+                        if len(pending) > 1:
+                            answered = self._answers(talk, *pending.popleft())
+                            done += len(answered)
+                            yield answered
+                    while pending:
+                        answered = self._answers(talk, *pending.popleft())
+                        done += len(answered)
+                        yield answered
+            except _ScriptsMissingError:
+                if reloaded_at == done:  # loaded, and missing again at once: give up
+                    raise FeatureStoreUnavailable("Redis keeps losing the scripts") from None
+                reloaded_at = done
+                self._load_scripts()
+
+    def _update_all(self, prepared: list[PreparedTx]) -> list[dict[str, float]]:
+        return [features for chunk in self._update(prepared) for features in chunk]
 
     def _answers(
-        self,
-        talk: Conversation,
-        chunk: list[PreparedTx],
-        count: int,
-        out: list[dict[str, float]],
-    ) -> None:
+        self, talk: Conversation, chunk: list[PreparedTx], count: int
+    ) -> list[dict[str, float]]:
         replies = talk.read(count)
         errors = [reply for reply in replies if isinstance(reply, ResponseError)]
         if any(isinstance(error, NoScriptError) for error in errors):
-            raise _ScriptsMissingError(len(out))
+            raise _ScriptsMissingError
         if errors:
             raise unavailable(errors[0])
         it = iter(replies)
-        for p in chunk:
-            out.append(self._answer(p, it))
+        return [self._answer(p, it) for p in chunk]
 
     def _answer(self, p: PreparedTx, replies: Any) -> dict[str, float]:
         status, raw = next(replies)
@@ -288,11 +301,14 @@ class RedisFeatureStore:
         try:
             return call(arg)
         except FeatureStoreUnavailable as error:
-            if self.metrics is not None:
-                cause = error.__cause__ if error.__cause__ is not None else error
-                kind = error_kind(cause)
-                self.metrics.feature_store_errors.labels(store=self.name, kind=kind).inc()
+            self._count_error(error)
             raise
+
+    def _count_error(self, error: FeatureStoreUnavailable) -> None:
+        if self.metrics is not None:
+            cause = error.__cause__ if error.__cause__ is not None else error
+            kind = error_kind(cause)
+            self.metrics.feature_store_errors.labels(store=self.name, kind=kind).inc()
 
     def _load_scripts(self) -> None:
         loads = [pack(b"SCRIPT", b"LOAD", s.source.encode()) for s in self.scripts.values()]

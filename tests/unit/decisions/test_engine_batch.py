@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+
+import pytest
 
 from decisions.caps import InMemoryCapStore
 from decisions.engine import DecisionEngine, DecisionResult
 from decisions.lists import InMemoryListStore
 from decisions.policy_file import PolicyHolder, load_policy
 from decisions.sources import Scores
+from events.errors import DependencyUnavailableError
 from events.records import CustomerProfile, Transaction
 from state.memory_store import InMemoryFeatureStore
+from state.store import FeatureStoreUnavailable
 from tests.unit.decisions.harness import DAY, HOUR, T0, World, bench, salary, tx
 
 
@@ -78,3 +82,30 @@ def test_a_batch_looks_up_the_lists_once_and_decides_as_one_by_one() -> None:
     assert calls == [len(_story())]
     assert [r.decision.outcome for r in results if r.decision.customer_id == "c2"] == ["decline"]
     assert "blocked_customer" in [r.code for r in results[3].decision.reasons]
+
+
+class Chunked(InMemoryFeatureStore):
+    """A store that streams its answers two at a time and can fail after ``fail_after``."""
+
+    def __init__(self, fail_after: int | None = None) -> None:
+        super().__init__()
+        self.fail_after = fail_after
+
+    def update_and_get_chunks(self, txs: Sequence[Transaction]) -> Iterator[list[dict[str, float]]]:
+        for start in range(0, len(txs), 2):
+            if self.fail_after is not None and start >= self.fail_after:
+                raise FeatureStoreUnavailable("Redis connection: gone")
+            yield [self.update_and_get(t) for t in txs[start : start + 2]]
+
+
+def test_a_streamed_batch_decides_as_one_by_one_and_degrades_only_what_is_left() -> None:
+    one = _engine(InMemoryFeatureStore())
+    singles = [one.decide(t) for t in _story()]
+    assert _comparable(_engine(Chunked()).decide_many(_story())) == _comparable(singles)
+
+    broken = _engine(Chunked(fail_after=4)).decide_many(_story())
+    assert [r.decision.tx_id for r in broken] == [t.tx_id for t in _story()]
+    assert _comparable(broken[:4]) == _comparable(singles[:4])
+    assert [r.decision.degraded for r in broken] == [False] * 4 + [True] * 2
+    with pytest.raises(DependencyUnavailableError, match="feature store"):
+        _engine(Chunked(fail_after=4)).decide_many(_story(), require_features=True)

@@ -9,13 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from decisions.core import DecisionContext, _build, decide
+from decisions.core import DecisionContext, amend, decide
 from decisions.policy import Policy
 from decisions.policy_file import load_policy, parse_policy
 from decisions.rules import ListRule, Rules
 from decisions.schema import severity
 from decisions.sources import Scores
-from events.outputs import Decision
+from events.outputs import Decision, construct
 from tests.unit.decisions.harness import LOW_SCORES, World, bench, codes, tx
 
 DEFAULT = load_policy()
@@ -242,8 +242,17 @@ def test_the_fast_record_equals_the_one_pydantic_builds() -> None:
     assert decision.model_dump_json() == rebuilt.model_dump_json()
     assert decision.model_fields_set == rebuilt.model_fields_set
     fewer: dict[str, Any] = {k: v for k, v in vars(decision).items() if k != "tier"}
-    assert _build(Decision, **fewer) == Decision.model_construct(**fewer)  # a field unknown
-    assert _build(Decision, **fewer).tier == ""
+    assert construct(Decision, **fewer) == Decision.model_construct(**fewer)  # a field unknown
+    assert construct(Decision, **fewer).tier == ""
+
+
+def test_amend_equals_pydantics_copy_and_leaves_the_original() -> None:
+    decision = decide(tx("a"), {"amount": 50.0}, LOW_SCORES, DEFAULT)
+    update: dict[str, Any] = {"triggers": ["travel_offer"], "latency_ms": 1.5}
+    amended = amend(decision, **update)
+    assert amended == decision.model_copy(update=update)
+    assert amended.model_dump_json() == decision.model_copy(update=update).model_dump_json()
+    assert decision.triggers == [] and decision.latency_ms == 0.0
 
 
 def test_decide_is_pure() -> None:
