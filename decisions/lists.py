@@ -2,8 +2,8 @@
 
 The policy says which lists exist and what a member means (:class:`~decisions.rules.ListRule`);
 the members live here. On Redis a list is the set ``<prefix>:list:<name>`` (``SADD`` to add,
-``SREM`` to remove, from any client, no restart), and the lists of one transaction are looked
-up in one pipelined round trip.
+``SREM`` to remove, from any client, no restart), and the lists of a transaction, or of a
+whole batch, are looked up in one round trip (one ``SMISMEMBER`` per list, Redis 6.2+).
 
 >>> lists = InMemoryListStore()
 >>> lists.add("blocked_customers", ["c42"])
@@ -18,6 +18,10 @@ from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 import redis
+from redis.exceptions import ResponseError
+
+from state.redis_commands import pack
+from state.redis_wire import round_trip, unavailable
 
 
 class ListStore(Protocol):
@@ -79,7 +83,7 @@ class InMemoryListStore:
 
 
 class RedisListStore:
-    """Lists as Redis sets ``<prefix>:list:<name>``; one round trip per lookup.
+    """Lists as Redis sets ``<prefix>:list:<name>``; one round trip per lookup or batch.
 
     Parameters
     ----------
@@ -100,13 +104,7 @@ class RedisListStore:
 
     def hits(self, probes: Sequence[tuple[str, str]]) -> frozenset[str]:
         """See :meth:`ListStore.hits`."""
-        if not probes:
-            return frozenset()
-        pipe = self._client.pipeline(transaction=False)
-        for name, value in probes:
-            pipe.sismember(self.key(name), value)
-        found = pipe.execute()
-        return frozenset(name for (name, _), hit in zip(probes, found, strict=True) if hit)
+        return self.hits_many([probes])[0]
 
     def hits_many(self, batch: Sequence[Sequence[tuple[str, str]]]) -> list[frozenset[str]]:
         """See :meth:`ListStore.hits_many`: one ``SMISMEMBER`` per list for the whole batch,
@@ -117,12 +115,17 @@ class RedisListStore:
                 wanted.setdefault(name, {})[value] = None
         if not wanted:
             return [frozenset() for _ in batch]
-        pipe = self._client.pipeline(transaction=False)
-        for name, values in wanted.items():
-            pipe.smismember(self.key(name), list(values))
+        commands = [
+            pack(b"SMISMEMBER", self.key(name).encode(), *(v.encode() for v in values))
+            for name, values in wanted.items()
+        ]
+        replies = round_trip(self._client, commands)  # packed: no pipeline object per call
+        for reply in replies:
+            if isinstance(reply, ResponseError):
+                raise unavailable(reply)
         members = {
             name: {value for value, hit in zip(values, found, strict=True) if hit}
-            for (name, values), found in zip(wanted.items(), pipe.execute(), strict=True)
+            for (name, values), found in zip(wanted.items(), replies, strict=True)
         }
         return [
             frozenset(name for name, value in probes if value in members[name]) for probes in batch
