@@ -124,6 +124,10 @@ def propose(
     tier = "" if FEATURES in context.unavailable else policy.segments.rfm(features).tier
     rule_tier = tier or policy.segments.default_tier  # unknown: the default, usually strictest
 
+    thresholds = policy.thresholds  # the scores whose thresholds apply to this direction
+    held_fraud = fraud if thresholds.fraud_direction in ("any", tx.direction) else None
+    held_anomaly = anomaly if thresholds.anomaly_direction in ("any", tx.direction) else None
+
     out: list[Reason] = [reasons.degraded_reason(_DEGRADED_CODES[name]) for name in missing]
     notes = len(out)
     block, allowed = policy.rules.apply_lists(context.list_hits, out)
@@ -132,9 +136,9 @@ def propose(
         if missing and any(name in policy.degraded.dependencies for name in missing):
             worst = max(worst, policy.degraded.apply(tx.amount, tx.direction, out))
         worst = max(worst, policy.rules.apply_limits(features, tx.direction, rule_tier, out))
-        worst = max(worst, _apply_scores(fraud, anomaly, scores, features, policy, out))
+        worst = max(worst, _apply_scores(held_fraud, held_anomaly, scores, features, policy, out))
     if worst == APPROVE and len(out) == notes:
-        out.append(reasons.approved_reason(fraud, anomaly))
+        out.append(reasons.approved_reason(held_fraud, held_anomaly))
     outcome = OUTCOMES[worst]
 
     fired = policy.triggers.candidates(tx, features, outcome, rule_tier)

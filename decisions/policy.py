@@ -28,7 +28,7 @@ from typing import Any
 from pydantic import Field, PrivateAttr, model_validator
 
 from decisions import reasons
-from decisions.rules import DegradedPolicy, Rules
+from decisions.rules import DegradedPolicy, Direction, Rules
 from decisions.schema import (
     APPROVE,
     CHALLENGE,
@@ -61,6 +61,14 @@ class Thresholds(PolicyModel):
     anomaly_challenge: Threshold | None = None
     anomaly_review: Threshold | None = None
     anomaly_decline: Threshold | None = None
+    fraud_direction: Direction = Field(
+        "any", description="Transactions the fraud thresholds apply to: debit, credit or any."
+    )
+    anomaly_direction: Direction = Field(
+        "debit",
+        description="Transactions the anomaly thresholds apply to. Credits (a salary, a "
+        "refund) are often unusual without being a risk: by default only debits are held.",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> Thresholds:

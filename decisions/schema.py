@@ -64,7 +64,7 @@ class PolicyModel(BaseModel):
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
         """A validated copy with ``update`` applied (``deep`` is moot: sections are frozen)."""
-        data = dict(self)
+        data = {name: getattr(self, name) for name in type(self).model_fields}  # no caches
         data.update(update or {})
         return self.model_validate(data)
 

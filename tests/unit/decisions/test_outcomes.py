@@ -296,3 +296,24 @@ def test_rules_probe_only_the_fields_a_transaction_has() -> None:
     )
     assert rules.probes(tx("x")) == [("b", "t1")]
     assert World().update_and_get(tx("x"))["amount"] == 50.0
+
+
+def test_a_large_unusual_credit_is_not_held_by_the_anomaly_thresholds_by_default() -> None:
+    salary = tx("s", amount=3200.0, direction="credit", type="transfer", purpose="SALA")
+    unusual = Scores(fraud=0.02, anomaly=0.99, model_version="v")
+    decision = decide(salary, {"amount": 3200.0}, unusual, DEFAULT)
+    assert decision.outcome == "approve"
+    assert decision.anomaly_score == pytest.approx(0.99)  # scored and recorded all the same
+    assert "anomaly" not in decision.reasons[0].detail  # the approval names what was checked
+    debit = decide(tx("d", amount=3200.0), {"amount": 3200.0}, unusual, DEFAULT)
+    assert debit.outcome == "review"
+
+    strict = parse_policy("[thresholds]\nanomaly_review = 0.98\nanomaly_direction = 'any'\n")
+    assert decide(salary, {"amount": 3200.0}, unusual, strict).outcome == "review"
+    policy = parse_policy("[thresholds]\nfraud_decline = 0.9\nfraud_direction = 'credit'\n")
+    risky = Scores(fraud=0.99, anomaly=0.1, model_version="v")
+    assert decide(tx("d2", amount=50.0), {"amount": 50.0}, risky, policy).outcome == "approve"
+    assert decide(salary, {"amount": 3200.0}, risky, policy).outcome == "decline"
+    copied = DEFAULT.model_copy(update={"thresholds": strict.thresholds})  # caches not copied
+    assert decide(salary, {"amount": 3200.0}, unusual, copied).outcome == "review"
+    assert copied.policy_version != DEFAULT.policy_version  # other content, other hash
