@@ -31,9 +31,9 @@ def line_number(text: str, needle: str) -> int:
 
 def test_the_packaged_default_loads_with_its_version_and_hash() -> None:
     policy = load_policy()
-    assert policy.version == "2026.03-1"
-    assert policy.policy_version.startswith("2026.03-1+")
-    assert len(policy.policy_version) == len("2026.03-1+") + 12
+    assert policy.version == "2026.11-1"
+    assert policy.policy_version.startswith("2026.11-1+")
+    assert len(policy.policy_version) == len("2026.11-1+") + 12
     assert policy.thresholds.fraud_decline == 0.92
     assert [rule.name for rule in policy.rules.lists][:2] == [
         "blocked_customers",

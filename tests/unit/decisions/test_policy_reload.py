@@ -123,7 +123,7 @@ def test_interval_zero_never_checks_by_itself(tmp_path: Path) -> None:
 
 
 def test_settings_choose_the_file_or_the_packaged_default(tmp_path: Path) -> None:
-    assert PolicyHolder.from_settings(DecisionSettings()).current().version == "2026.03-1"
+    assert PolicyHolder.from_settings(DecisionSettings()).current().version == "2026.11-1"
     path = tmp_path / "p.toml"
     path.write_text(GOOD.format(n=9, t=0.5))
     settings = DecisionSettings(policy_path=path, reload_interval_s=1)
