@@ -31,7 +31,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from decisions.alerts import build_alert
-from decisions.engine import DecisionEngine
+from decisions.batching import DecisionBatcher
+from decisions.engine import DecisionEngine, DecisionResult
 from decisions.openapi import openapi_document
 from events import topics
 from events.errors import (
@@ -183,6 +184,7 @@ class _Routes:
         self._currency = currency
         self._alert_key = settings.pseudonym_key.get_secret_value().encode()
         self._openapi = orjson.dumps(openapi_document())
+        self._batcher: DecisionBatcher[DecisionResult] = DecisionBatcher(services.engine)
 
     async def _body(self, request: web.Request) -> bytes:
         if (request.content_length or 0) > self._settings.max_body_bytes:
@@ -191,7 +193,7 @@ class _Routes:
 
     async def decide(self, request: web.Request) -> web.Response:
         tx = parse_transaction(await self._body(request), default_currency=self._currency)
-        result = self._services.engine.decide(tx)
+        result = await self._batcher.decide(tx)  # with the requests that arrived alongside
         decision = result.decision
         publish, key = self._services.publish, tx.customer_id.encode()
         publish(topics.DECISIONS, key, decision.model_dump_json().encode())
