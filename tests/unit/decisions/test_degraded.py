@@ -92,7 +92,7 @@ def test_a_failing_model_leaves_features_and_rules_in_place() -> None:
 @pytest.mark.parametrize("bad", [None, math.nan, math.inf])
 def test_one_model_without_a_usable_score_degrades_only_that_model(bad: float | None) -> None:
     b = bench()
-    b.world.default_scores = Scores(fraud=bad, anomaly=0.95, model_version="m")
+    b.world.default_scores = Scores(fraud=bad, anomaly=0.975, model_version="m")
     result = b.one(tx("a", amount=80.0))
     assert result.decision.degraded
     assert codes(result) == ["degraded_fraud_model", "anomaly_score_high"]

@@ -66,7 +66,7 @@ def test_the_fraud_score_thresholds(fraud: float, outcome: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("anomaly", "outcome"), [(0.89, "approve"), (0.9, "challenge"), (0.98, "review")]
+    ("anomaly", "outcome"), [(0.969, "approve"), (0.97, "challenge"), (0.99, "review")]
 )
 def test_the_anomaly_score_thresholds(anomaly: float, outcome: str) -> None:
     b = bench()
@@ -96,12 +96,12 @@ def test_a_flagged_anomaly_names_its_own_features() -> None:
     b.world.features_by_tx["a"] = {"cust_amount_zscore_30d": 6.2}
     b.world.scores_by_tx["a"] = Scores(
         fraud=0.1,
-        anomaly=0.93,
+        anomaly=0.98,
         fraud_attributions=(("amount", 0.02),),
         anomaly_attributions=(("cust_amount_zscore_30d", 0.4),),
     )
     assert [(r.code, r.detail) for r in b.one(tx("a")).decision.reasons] == [
-        ("anomaly_score_high", "anomaly score 0.93 at or above the challenge threshold 0.90"),
+        ("anomaly_score_high", "anomaly score 0.98 at or above the challenge threshold 0.97"),
         ("model_feature", "cust_amount_zscore_30d = 6.2 raised the anomaly score (+0.40)"),
     ]
 
