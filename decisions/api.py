@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from decisions.alerts import build_alert
 from decisions.batching import DecisionBatcher
 from decisions.engine import DecisionEngine, DecisionResult
+from decisions.limits import RateLimitedError, RequestTimeoutError, TokenBucket
 from decisions.openapi import openapi_document
 from events import topics
 from events.errors import (
@@ -58,8 +59,18 @@ from state.store import Entity
 
 log = logging.getLogger(__name__)
 
-#: Routes anyone may call: probes must work without the token.
-PUBLIC_ROUTES: Final = frozenset({"/healthz", "/readyz"})
+#: Routes anyone may call: probes must work without the token, and the alert console's page,
+#: its static files and its login form hold no data (its data routes need the token).
+PUBLIC_ROUTES: Final = frozenset(
+    {"/healthz", "/readyz", "/console", "/console/login", "/console/static/console.css",
+     "/console/static/console.js"}
+)  # fmt: skip
+#: The alert console's session cookie (a browser's EventSource cannot send a header).
+CONSOLE_COOKIE: Final = "verdict_console"
+#: Routes outside the request rate limit: probes and scrapes must work during a flood.
+UNLIMITED_ROUTES: Final = frozenset({"/healthz", "/readyz", "/metrics"})
+#: The pseudonym key of development set-ups: public, so pseudonyms made with it are not secret.
+DEVELOPMENT_PSEUDONYM_KEY: Final = "verdict-development-key"
 
 
 class ApiSettings(BaseModel):
@@ -72,8 +83,31 @@ class ApiSettings(BaseModel):
     token: SecretStr | None = Field(None, description="Bearer token required when set.")
     max_body_bytes: int = Field(65536, ge=1024, description="Largest request body accepted.")
     pseudonym_key: SecretStr = Field(
-        SecretStr("verdict-development-key"),
+        SecretStr(DEVELOPMENT_PSEUDONYM_KEY),
         description="Key of the customer pseudonyms in alerts (HMAC); set your own secret.",
+    )
+    max_requests_per_s: float = Field(
+        5000.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="Requests a second the API answers, all clients together (probes and "
+        "/metrics exempt); above it: 429 with Retry-After. 0: no limit.",
+    )
+    burst_requests: int = Field(
+        1000, ge=1, description="Requests let through at once above the steady rate."
+    )
+    idle_timeout_s: float = Field(
+        15.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Seconds a connection may stay idle, or take to send a request's headers, "
+        "before the server closes it.",
+    )
+    body_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Seconds a client may take to send a request body; slower: 408.",
     )
 
 
@@ -122,12 +156,33 @@ def _model(record: BaseModel, status: int = 200) -> web.Response:
     )
 
 
+def _error(error: VerdictError) -> web.Response:
+    response = _json(error.to_dict(), error.http_status)
+    if isinstance(error, RateLimitedError):
+        response.headers["Retry-After"] = error.retry_after
+    return response
+
+
+def _check_rate(bucket: TokenBucket, metrics: Metrics, route: str) -> None:
+    wait_s = bucket.take()
+    if wait_s > 0:
+        metrics.http_rate_limited.labels(route=route).inc()
+        raise RateLimitedError("too many requests: the API's request rate limit is reached", wait_s)
+
+
 def create_app(
     services: ApiServices, settings: ApiSettings, *, default_currency: str = DEFAULT_CURRENCY
 ) -> web.Application:
     """The aiohttp application, with auth, error and metrics middleware."""
     token = settings.token.get_secret_value().encode() if settings.token else None
     metrics = services.metrics
+    rate = settings.max_requests_per_s
+    bucket = TokenBucket(rate, settings.burst_requests) if rate > 0 else None
+    key = settings.pseudonym_key.get_secret_value()
+    if hmac.compare_digest(key.encode(), DEVELOPMENT_PSEUDONYM_KEY.encode()):
+        log.warning(
+            "alerts use the public development pseudonym key: set VERDICT_API__PSEUDONYM_KEY"
+        )
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -135,17 +190,21 @@ def create_app(
         route = request.match_info.route.resource
         template = route.canonical if route is not None else "unmatched"
         try:
+            if bucket is not None and request.path not in UNLIMITED_ROUTES:
+                _check_rate(bucket, metrics, template)
             if token is not None and request.path not in PUBLIC_ROUTES:
                 _check_token(request, token)
             response = await handler(request)
         except VerdictError as error:
-            response = _json(error.to_dict(), error.http_status)
+            response = _error(error)
         except web.HTTPRequestEntityTooLarge:
             too_large = PayloadTooLargeError(f"body larger than {settings.max_body_bytes} bytes")
             response = _json(too_large.to_dict(), too_large.http_status)
         except web.HTTPException as error:
             response = _json({"error": error.reason.lower().replace(" ", "_"),
                               "message": error.text or error.reason}, error.status)  # fmt: skip
+            if "Allow" in error.headers:  # a 405 says which methods the route has
+                response.headers["Allow"] = error.headers["Allow"]
         except Exception:
             log.exception("unexpected error on %s %s", request.method, template)
             response = _json({"error": "internal_error", "message": "unexpected error"}, 500)
@@ -155,7 +214,18 @@ def create_app(
         response.headers["Server-Timing"] = f"app;dur={elapsed * 1000:.3f}"
         return response
 
-    app = web.Application(middlewares=[guard], client_max_size=settings.max_body_bytes)
+    app = web.Application(
+        middlewares=[guard],
+        client_max_size=settings.max_body_bytes,
+        # aiohttp arms the keep-alive timer when a connection opens and after each response,
+        # and bytes arriving do not re-arm it: headers sent slowly cannot hold a connection.
+        # After an answer given before the body was read (413, 408), what is left of the body
+        # is read and dropped for at most the time a body may take.
+        handler_args={
+            "keepalive_timeout": settings.idle_timeout_s,
+            "lingering_time": settings.body_timeout_s,
+        },
+    )
     routes = _Routes(services, settings, default_currency)
     app.router.add_post("/v1/decisions", routes.decide)
     app.router.add_post("/v1/labels", routes.label)
@@ -169,7 +239,15 @@ def create_app(
     return app
 
 
+def console_session(token: bytes) -> bytes:
+    """The console cookie's value for ``token``: a keyed digest, so the cookie is not the token."""
+    return hmac.new(token, b"verdict-console-session", "sha256").hexdigest().encode()
+
+
 def _check_token(request: web.Request, token: bytes) -> None:
+    cookie = request.cookies.get(CONSOLE_COOKIE)
+    if cookie is not None and hmac.compare_digest(cookie.encode(), console_session(token)):
+        return
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token):
         raise UnauthorizedError("a valid bearer token is required (Authorization: Bearer ...)")
@@ -189,7 +267,14 @@ class _Routes:
     async def _body(self, request: web.Request) -> bytes:
         if (request.content_length or 0) > self._settings.max_body_bytes:
             raise PayloadTooLargeError(f"body larger than {self._settings.max_body_bytes} bytes")
-        return await request.read()
+        limit_s = self._settings.body_timeout_s
+        try:
+            async with asyncio.timeout(limit_s):
+                return await request.read()
+        except TimeoutError:
+            raise RequestTimeoutError(
+                f"the request body did not arrive within {limit_s:g} s"
+            ) from None
 
     async def decide(self, request: web.Request) -> web.Response:
         tx = parse_transaction(await self._body(request), default_currency=self._currency)

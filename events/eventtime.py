@@ -34,7 +34,10 @@ def parse_event_time(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError("must be an ISO-8601 time with a zone or epoch seconds, not a boolean")
     if isinstance(value, int | float):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an integer beyond any float: far outside the range anyway
+            raise ValueError("is outside 1990-01-01 .. 2100-01-01") from None
         if not math.isfinite(seconds):
             raise ValueError("must be a finite number of epoch seconds")
     elif isinstance(value, str):

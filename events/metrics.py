@@ -144,6 +144,13 @@ class Metrics:
             buckets=FAST_BUCKETS,
             registry=registry,
         )
+        self.http_rate_limited = Counter(
+            "verdict_http_rate_limited_total",
+            "HTTP requests refused with 429 because the API's request rate limit was reached, "
+            "by route template.",
+            ["route"],
+            registry=registry,
+        )
         self.events_published = Counter(
             "verdict_events_published_total",
             "Events handed to the broker by the asynchronous publisher, by topic.",
