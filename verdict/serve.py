@@ -1,10 +1,11 @@
 """``verdict serve``: the stream workers, the inline API and ``/metrics`` in one process.
 
 One asyncio loop runs the faust app (agents ``score``, ``learn``, ``customers``), the aiohttp
-API (the server faust itself embeds, so no second framework or proxy), and the asynchronous
-publisher both of them hand events to. The decision code is the same object for the API and
-the agents. SIGTERM or SIGINT stops it gracefully: the agents finish and acknowledge the batch
-in hand, the publisher drains, the learner publishes its last model version.
+API (the server faust itself embeds, so no second framework or proxy) with the risk analysts'
+alert console at ``/console``, and the asynchronous publisher all of them hand events to. The
+decision code is the same object for the API and the agents. SIGTERM or SIGINT stops it
+gracefully: the agents finish and acknowledge the batch in hand, the publisher drains, the
+learner publishes its last model version.
 
 ``--workers N`` starts N such processes in one consumer group (ports ``port .. port+N-1``);
 the first owns training, the others score with the versions it publishes.
@@ -27,6 +28,7 @@ from aiohttp import web
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from decisions.api import ApiServices, create_app
+from decisions.console import Console
 from events.metrics import Metrics
 from events.records import CustomerProfile
 from state.store import Entity
@@ -126,17 +128,21 @@ async def run_worker(
         lambda features: policy_tier(parts, features),
     )
     api = create_app(services, settings.api, default_currency=settings.events.default_currency)
+    console = Console(settings.api, settings.kafka.bootstrap_servers, publisher)
+    console.install(api)  # /console: the risk analysts' alert console, behind the same token
     runner = web.AppRunner(api, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, settings.api.host, port or settings.api.port)
     await site.start()
     log.info("API on http://%s:%d", settings.api.host, port or settings.api.port)
+    console.start()
     stop = stop or _on_signals()
     await topology.app.start()
     try:
         await stop.wait()
     finally:
         log.info("stopping: draining the batch in hand and the publisher")
+        await console.stop()  # ends the consoles' event streams, which would hold the server
         await topology.app.stop()
         await publisher.stop(drain_timeout_s=10)
         await runner.cleanup()
