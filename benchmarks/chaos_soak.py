@@ -1,0 +1,220 @@
+"""Chaos, part 5: load and soak, inline and stream together, memory watched over time.
+
+On a private Redis and broker, one ``verdict serve``: first its saturation (as many inline
+decisions as 32 connections push, closed loop), then ``soak_s`` at 70% of it, open loop, while
+``verdict replay`` feeds a paced stream beside it. Every ``sample_s`` the worker's resident
+memory and Redis's ``used_memory`` are sampled. Afterwards: errors, the client p99 of each
+minute, the stream complete with no dead letter, memory growth after the warm-up, and Redis
+memory against a bound computed from the per-entity sizes ``verdict bench state`` measured.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from benchmarks.chaos_checks import covering, read_topic, synthetic_stream
+from benchmarks.chaos_load import LoadProcess, window
+from benchmarks.chaos_procs import Broker, PrivateRedis, Serve, replay
+from benchmarks.harness import RESULTS_DIR
+from events import topics
+
+SHARE_OF_SATURATION = 0.7
+#: Sizes measured by ``verdict bench state`` when its results are missing (bytes).
+STATE_DEFAULTS = {
+    "customer_state_bytes": 1547.0,
+    "terminal_state_bytes": 3028.0,
+    "device_state_bytes": 88.0,
+    "snapshot_bytes_per_tx": 485.3,
+}
+INLINE_CUSTOMERS = 5000
+INLINE_TERMINALS = 900  # benchmarks.chaos_load.body: terminal i % 900
+
+
+@dataclass(frozen=True)
+class SoakPlan:
+    """Sizes of the soak."""
+
+    saturation_s: float = 10.0
+    soak_s: float = 300.0
+    warm_up_s: float = 60.0
+    stream_rate: float = 200.0
+    sample_s: float = 5.0
+
+
+@dataclass
+class SoakOutcome:
+    """What the soak measured: figures, per-minute rows, memory samples."""
+
+    figures: dict[str, float] = field(default_factory=dict)
+    minutes: list[dict[str, float]] = field(default_factory=list)
+    samples: list[tuple[float, float, float]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def state_sizes(results: Path = RESULTS_DIR) -> dict[str, float]:
+    """Bytes per entity and per transaction from ``state.json`` (defaults when absent)."""
+    try:
+        metrics = json.loads((results / "state.json").read_text())["metrics"]
+    except (OSError, KeyError, ValueError):
+        return dict(STATE_DEFAULTS)
+    return {name: float(metrics.get(name, value)) for name, value in STATE_DEFAULTS.items()}
+
+
+def redis_bound(
+    sizes: dict[str, float], customers: int, terminals: int, devices: int, txs: int
+) -> float:
+    """Bytes the soak may add to Redis: entities at their measured size, snapshots per tx.
+
+    >>> sizes = {"customer_state_bytes": 1000.0, "terminal_state_bytes": 2000.0,
+    ...          "device_state_bytes": 100.0, "snapshot_bytes_per_tx": 500.0}
+    >>> redis_bound(sizes, 10, 2, 1, 100)
+    64100.0
+    """
+    return (
+        customers * sizes["customer_state_bytes"]
+        + terminals * sizes["terminal_state_bytes"]
+        + devices * sizes["device_state_bytes"]
+        + txs * sizes["snapshot_bytes_per_tx"]
+    )
+
+
+def run_soak(folder: Path, plan: SoakPlan, results: Path = RESULTS_DIR) -> SoakOutcome:
+    """Part 5 (see the module docstring)."""
+    outcome = SoakOutcome()
+    server = PrivateRedis(folder / "redis")
+    broker = Broker(folder / "broker")
+    worker = Serve(broker.kafka, "", "chaos-soak", folder, name="worker")
+    try:
+        server.start()
+        broker.start()
+        worker.env["VERDICT_REDIS__URL"] = server.url
+        worker.start().wait_ready()
+        LoadProcess(worker.url, folder / "warm.json", rate=100, seconds=3, prefix="wi").result()
+        saturation = LoadProcess(
+            worker.url, folder / "saturation.json", seconds=plan.saturation_s, prefix="sat",
+            closed=32,
+        ).result()  # fmt: skip
+        saturated = len(saturation["records"]) / saturation["seconds"]
+        rate = SHARE_OF_SATURATION * saturated
+        n_stream = int(plan.stream_rate * plan.soak_s)
+        txs = synthetic_stream(n_stream, "ss", seed=5)
+        stream = folder / "soak-stream.jsonl"
+        stream.write_bytes(b"\n".join(orjson.dumps(tx) for tx in txs) + b"\n")
+        redis_start = server.used_memory()
+        started = time.monotonic()
+        load = LoadProcess(
+            worker.url, folder / "soak.json", rate=rate, seconds=plan.soak_s, prefix="si",
+            customers=INLINE_CUSTOMERS,
+        )  # fmt: skip
+        replaying = replay(broker.kafka, stream, speed=f"{17 * plan.stream_rate:.0f}")
+        while load.process.poll() is None:
+            outcome.samples.append(
+                (time.monotonic() - started, worker.rss_bytes(), server.used_memory())
+            )
+            time.sleep(plan.sample_s)
+        result = load.result()
+        replaying.wait(timeout=600)
+        ids = {tx["tx_id"] for tx in txs}
+        decisions = read_topic(broker.kafka, topics.DECISIONS, covering(ids), 300)
+        dead = read_topic(broker.kafka, topics.DEAD_LETTERS)
+        redis_end = server.used_memory()
+        outcome.samples.append((time.monotonic() - started, worker.rss_bytes(), redis_end))
+    finally:
+        worker.stop()
+        broker.stop()
+        server.stop()
+    _figures(outcome, plan, result, saturated, rate, txs, decisions, len(dead))
+    inline_requests = len(result["records"])
+    bound = redis_bound(
+        state_sizes(results),
+        customers=min(INLINE_CUSTOMERS, inline_requests) + len({t["customer_id"] for t in txs}),
+        terminals=min(INLINE_TERMINALS, inline_requests) + len({t["terminal_id"] for t in txs}),
+        devices=len({t["device_id"] for t in txs if "device_id" in t}),
+        txs=inline_requests + len(txs),
+    )
+    outcome.figures |= {
+        "soak_redis_growth_bytes": float(redis_end - redis_start),
+        "soak_redis_bound_bytes": bound,
+        "soak_redis_growth_to_bound": (redis_end - redis_start) / bound if bound else 0.0,
+    }
+    return outcome
+
+
+def _figures(
+    outcome: SoakOutcome,
+    plan: SoakPlan,
+    result: dict[str, Any],
+    saturated: float,
+    rate: float,
+    txs: list[dict[str, Any]],
+    decisions: list[dict[str, Any]],
+    dead_letters: int,
+) -> None:
+    records = result["records"]
+    minutes = int(plan.soak_s // 60) if plan.soak_s >= 120 else 4  # short runs: quarters
+    span = plan.soak_s / minutes
+    for m in range(minutes):
+        w = window(records, m * span, (m + 1) * span)
+        outcome.minutes.append(
+            {"minute": m + 1.0, "requests": w.requests, "errors": w.server_errors + w.no_answer,
+             "p50_ms": w.p50_ms, "p99_ms": w.p99_ms, "max_ms": w.max_ms}
+        )  # fmt: skip
+    total = window(records, 0, 1e9)
+    warm = [s for s in outcome.samples if s[0] >= plan.warm_up_s] or outcome.samples
+    rss_warm, rss_end = warm[0][1], outcome.samples[-1][1]
+    first, last = outcome.minutes[0]["p99_ms"], outcome.minutes[-1]["p99_ms"]
+    decided = {d["tx_id"] for d in decisions}
+    outcome.figures = {
+        "soak_saturation_per_s": saturated,
+        "soak_inline_rate_per_s": rate,
+        "soak_inline_achieved_per_s": total.requests / result["seconds"],
+        "soak_inline_requests": float(total.requests),
+        "soak_inline_errors": float(total.server_errors + total.no_answer),
+        "soak_inline_non_200": float(total.requests - total.ok),
+        "soak_client_p99_first_minute_ms": first,
+        "soak_client_p99_last_minute_ms": last,
+        "soak_p99_last_to_first": last / first if first else 0.0,
+        "soak_client_p99_ms": total.p99_ms,
+        "soak_stream_transactions": float(len(txs)),
+        "soak_stream_missing": float(len({t["tx_id"] for t in txs} - decided)),
+        "soak_dead_letters": float(dead_letters),
+        "soak_worker_rss_after_warm_up_mib": rss_warm / 2**20,
+        "soak_worker_rss_end_mib": rss_end / 2**20,
+        "soak_worker_rss_growth": (rss_end - rss_warm) / rss_warm if rss_warm else 0.0,
+    }
+
+
+def plot(outcome: SoakOutcome, path: Path, warm_up_s: float) -> None:
+    """Memory over time (worker RSS, Redis used memory) and p99 per minute, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    times = [s[0] for s in outcome.samples]
+    figure, (memory, latency) = plt.subplots(2, 1, figsize=(8, 6.5))
+    memory.plot(times, [s[1] / 2**20 for s in outcome.samples], label="worker RSS (MiB)")
+    memory.plot(times, [s[2] / 2**20 for s in outcome.samples], label="Redis used_memory (MiB)")
+    memory.axvline(warm_up_s, color="grey", linestyle=":", label="end of warm-up")
+    memory.set_xlabel("seconds into the soak")
+    memory.set_ylabel("MiB")
+    memory.set_title("verdict bench chaos: memory during the soak")
+    memory.legend(loc="upper left")
+    memory.grid(alpha=0.3)
+    minutes = [m["minute"] for m in outcome.minutes]
+    latency.bar(minutes, [m["p99_ms"] for m in outcome.minutes], label="client p99 (ms)")
+    latency.plot(minutes, [m["p50_ms"] for m in outcome.minutes], "o-", color="black",
+                 label="client p50 (ms)")  # fmt: skip
+    latency.set_xlabel("minute of the soak")
+    latency.set_ylabel("ms")
+    latency.legend(loc="upper left")
+    latency.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
