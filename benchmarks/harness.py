@@ -23,6 +23,7 @@ from verdict.settings import Settings
 
 #: Benchmark name -> module under ``benchmarks`` that defines ``run``.
 BENCHMARKS: Final[dict[str, str]] = {
+    "chaos": "benchmarks.chaos",
     "decisions": "benchmarks.decisions",
     "events": "benchmarks.events_parse",
     "inline": "benchmarks.inline",
