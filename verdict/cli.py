@@ -272,6 +272,9 @@ def backtest(
     report: Annotated[Path | None, typer.Option(help="Also write the numbers as JSON.")] = None,
     top_k: Annotated[int, typer.Option(min=1, help="Cards a day for card precision@k.")] = 100,
     skip_days: Annotated[int, typer.Option(min=0, help="Warm-up days left out of quality.")] = 0,
+    span: Annotated[  # the default is replay.backtest.DEFAULT_SPAN_S (imported late)
+        float, typer.Option(min=0.0, help="Seconds of event time a batch spans (0: exact).")
+    ] = 60.0,
     flush: Annotated[bool, typer.Option("--flush", help="Empty the Redis database first.")] = False,
     strict: Annotated[bool, typer.Option(help="Stop at the first bad line.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
@@ -330,7 +333,7 @@ def backtest(
         parts.store, ledger,
         analysts=Analysts(feedback, truth) if feedback and truth is not None else None,
         shadow=Shadow(PolicyHolder.from_file(shadow, interval_s=0), lists) if shadow else None,
-        default_currency=settings.events.default_currency, strict=strict,
+        span_s=span, default_currency=settings.events.default_currency, strict=strict,
         on_bad=lambda line: console.print(f"[yellow]skipped[/yellow] {line}"),
     )  # fmt: skip
     with out.open("wb") as handle, Progress(
@@ -345,9 +348,9 @@ def backtest(
     numbers = quality(ledger, k=top_k, skip_days=skip_days)
     console.print(
         f"{summary.decisions:,} decisions -> {out}: {summary.seconds:.1f} s deciding "
-        f"({summary.rate:,.0f} tx/s, --state {state}), {time.perf_counter() - began:.1f} s in "
-        f"all; {summary.labels:,} labels, {summary.customers:,} profiles, "
-        f"{summary.bad_lines:,} bad lines skipped"
+        f"({summary.rate:,.0f} tx/s, --state {state} --span {span:g}), "
+        f"{time.perf_counter() - began:.1f} s in all; {summary.labels:,} labels, "
+        f"{summary.customers:,} profiles, {summary.bad_lines:,} bad lines skipped"
     )
     if feedback:
         console.print(
@@ -356,7 +359,8 @@ def backtest(
         )
     typer.echo("\n".join(report_lines(numbers, with_truth=bool(truth and truth.frauds))))
     if report is not None:
-        run_info = {**asdict(summary), "rate": summary.rate, "state": state, "feedback": feedback}
+        run_info = {**asdict(summary), "rate": summary.rate, "state": state, "span_s": span,
+                    "feedback": feedback}  # fmt: skip
         body = {"run": {**run_info, "shadow": shadow and str(shadow)}, "quality": numbers.to_dict()}
         report.write_bytes(orjson.dumps(body, option=orjson.OPT_INDENT_2))
 
