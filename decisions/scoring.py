@@ -20,6 +20,7 @@ from typing import Final
 
 from decisions.sources import Scores
 from events.records import OfferResponse
+from models.base import Features, FloatArray
 from models.propensity import ThompsonPolicy
 from models.suite import ModelSuite
 
@@ -70,31 +71,33 @@ class SuiteScorer:
     def score_many(self, batch: Sequence[Mapping[str, float]]) -> list[Scores]:
         """:meth:`score` for a batch, in order, with the models' vectorised paths."""
         version, suite = self._current()
-        xs = [dict(features) for features in batch]
-        fraud, anomaly = suite.decide_many(xs)
+        decided = suite.decide_batch([dict(features) for features in batch])
+        fraud = decided.fraud
         if not self._warm():  # no labels learnt yet: the fraud model knows only the base rate
             fraud[:] = self.cold_fraud_score
             version = f"{version} (cold)"
         out: list[Scores] = []
-        for x, fraud_score, anomaly_score in zip(xs, fraud.tolist(), anomaly.tolist(), strict=True):
+        # explained from what each score was computed from: the anomaly model has learnt the
+        # rest of the batch since, and the reasons must not depend on where a batch ends
+        for i, (fraud_score, anomaly_score) in enumerate(
+            zip(fraud.tolist(), decided.anomaly.tolist(), strict=True)
+        ):
             fraud_why: tuple[tuple[str, float], ...] = ()
             anomaly_why: tuple[tuple[str, float], ...] = ()
             if fraud_score >= self.explain_above:
-                fraud_why = self._explain_fraud(suite, x)
+                fraud_why = self._explain_fraud(suite, decided.seen[i])
             if anomaly_score >= self.explain_anomaly_above:
-                anomaly_why = self._explain_anomaly(suite, x)
+                anomaly_why = self._explain_anomaly(suite, decided.surprises[i])
             out.append(Scores(fraud_score, anomaly_score, version, fraud_why, anomaly_why))
         return out
 
     @staticmethod
-    def _explain_fraud(suite: ModelSuite, x: dict[str, float]) -> tuple[tuple[str, float], ...]:
-        seen = suite.augment(x)  # what the fraud model saw (the anomaly model does not learn)
+    def _explain_fraud(suite: ModelSuite, seen: Features) -> tuple[tuple[str, float], ...]:
         return tuple((a.feature, a.contribution) for a in suite.fraud.explain(seen))
 
     @staticmethod
-    def _explain_anomaly(suite: ModelSuite, x: dict[str, float]) -> tuple[tuple[str, float], ...]:
-        _, surprises = suite.anomaly.surprises([x], learn=False)
-        ranked = sorted(zip(surprises[0].tolist(), suite.anomaly.aspects, strict=True))
+    def _explain_anomaly(suite: ModelSuite, surprises: FloatArray) -> tuple[tuple[str, float], ...]:
+        ranked = sorted(zip(surprises.tolist(), suite.anomaly.aspects, strict=True))
         return tuple((name, value) for value, name in ranked[::-1][:3] if value > 0)
 
 

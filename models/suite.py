@@ -46,6 +46,26 @@ class Scores:
     anomaly_reasons: tuple[tuple[str, float], ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class BatchScores:
+    """What the models say about a batch, each event as it was scored (before it was learnt).
+
+    Attributes
+    ----------
+    fraud, anomaly
+        The scores.
+    surprises
+        One row per event: the surprise of each aspect (``AnomalyModel.aspects``).
+    seen
+        The features the fraud model scored (with the anomaly features, when stacked).
+    """
+
+    fraud: FloatArray
+    anomaly: FloatArray
+    surprises: FloatArray
+    seen: list[Features]
+
+
 class ModelSuite(OnlineModel):
     """Anomaly and fraud models of one decision; as an ``OnlineModel``, the fraud side.
 
@@ -122,8 +142,14 @@ class ModelSuite(OnlineModel):
 
     def decide_many(self, xs: Sequence[Features]) -> tuple[FloatArray, FloatArray]:
         """Fraud and anomaly scores of a batch; the anomaly model learns each in order."""
+        batch = self.decide_batch(xs)
+        return batch.fraud, batch.anomaly
+
+    def decide_batch(self, xs: Sequence[Features]) -> BatchScores:
+        """:meth:`decide_many`, with what each score was computed from (to explain it)."""
         scores, surprises = self.anomaly.surprises(xs, learn=True)
-        return self.fraud.score_many(self._merge(xs, scores, surprises)), scores
+        seen = self._merge(xs, scores, surprises)
+        return BatchScores(self.fraud.score_many(seen), scores, surprises, seen)
 
     def score_one(self, x: Features) -> float:
         return self.fraud.score_one(self.augment(x))

@@ -34,10 +34,15 @@ def test_a_cold_fraud_model_scores_the_base_rate_and_says_so() -> None:
 def test_batch_scores_equal_one_by_one_on_equal_models() -> None:
     one, many = _suite(), _suite()
     xs = [{"amount": float(10 + i % 70), "cust_count_1d": float(i % 5)} for i in range(60)]
-    singles = [SuiteScorer(lambda: ("v", one)).score(x) for x in xs]
-    batch = SuiteScorer(lambda: ("v", many)).score_many(xs)
+    explain = {"explain_above": 0.0, "explain_anomaly_above": 0.0}  # every score explained
+    singles = [SuiteScorer(lambda: ("v", one), **explain).score(x) for x in xs]
+    batch = SuiteScorer(lambda: ("v", many), **explain).score_many(xs)
     assert [s.fraud for s in singles] == [s.fraud for s in batch]
     assert [s.anomaly for s in singles] == [s.anomaly for s in batch]
+    # the reasons of a score are those of the models that gave it, not of the models after
+    # they learnt the rest of the batch
+    assert [s.fraud_attributions for s in singles] == [s.fraud_attributions for s in batch]
+    assert [s.anomaly_attributions for s in singles] == [s.anomaly_attributions for s in batch]
 
 
 def test_the_engine_warms_up_after_enough_labels() -> None:
