@@ -36,7 +36,7 @@ from benchmarks.chaos_checks import (
     read_topic,
     recompute,
 )
-from benchmarks.chaos_procs import Broker, PrivateRedis, Serve, replay
+from benchmarks.chaos_procs import Broker, PrivateRedis, Serve, finish_replay, replay
 from decisions.policy_file import PolicyHolder
 from events import topics
 from events.parsing import parse_customer
@@ -140,8 +140,7 @@ def run_crash(folder: Path, n: int, seed: int) -> CrashOutcome:
             f"{time.monotonic() - replay_started:.0f} s into the replay, which was "
             + ("still publishing" if replaying.poll() is None else "done publishing")
         )
-        if replaying.wait(timeout=600) != 0:
-            raise RuntimeError("verdict replay failed")
+        finish_replay(replaying, "the crash's stream")
         ids = {tx["tx_id"] for tx in txs}
         decisions = read_topic(broker.kafka, topics.DECISIONS, covering(ids), 120 + n / 200)
         current.stop()

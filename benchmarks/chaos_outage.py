@@ -35,7 +35,7 @@ from benchmarks.chaos_checks import (
     synthetic_stream,
 )
 from benchmarks.chaos_load import LoadProcess, window
-from benchmarks.chaos_procs import Broker, PrivateRedis, Serve, replay
+from benchmarks.chaos_procs import Broker, PrivateRedis, Serve, finish_replay, replay
 from events import topics
 from state.redis_store import RedisFeatureStore
 from state.settings import RedisSettings
@@ -108,7 +108,7 @@ def redis_outage(
     """Part 2 (see the module docstring); the figures."""
     n_stream = int(plan.stream_rate * plan.total_s)
     txs = synthetic_stream(n_stream, "rs", seed=2)
-    stream = _write(folder / "redis-outage-stream.jsonl", txs)
+    stream = _write(folder / "transactions.redis-outage.jsonl", txs)
     pauses0 = worker.total("verdict_stream_pauses_total")
     load = LoadProcess(
         worker.url, folder / "redis-outage-load.json", rate=plan.rate, seconds=plan.total_s,
@@ -122,7 +122,7 @@ def redis_outage(
     up = time.time()
     server.start()
     result = load.result()
-    replaying.wait(timeout=600)
+    finish_replay(replaying, "the Redis outage's stream")
     ids = {tx["tx_id"] for tx in txs}
     decisions = read_topic(broker.kafka, topics.DECISIONS, covering(ids), 300)
     stream_decisions = [d for d in decisions if d["tx_id"] in ids]
@@ -185,11 +185,8 @@ def broker_outage(
     decisions = read_topic(broker.kafka, topics.DECISIONS, covering(inline_ids), 120)
     missing = inline_ids - {d["tx_id"] for d in decisions}
     after = synthetic_stream(500, "bs", seed=3)
-    replaying = replay(broker.kafka, _write(folder / "after-broker.jsonl", after))
-    if replaying.wait(timeout=120):
-        assert replaying.stderr is not None
-        error = replaying.stderr.read().decode(errors="replace")[-2000:]
-        raise RuntimeError(f"verdict replay failed after the broker outage: {error}")
+    replaying = replay(broker.kafka, _write(folder / "transactions.after-broker.jsonl", after))
+    finish_replay(replaying, "after the broker outage", timeout_s=120)
     after_ids = {tx["tx_id"] for tx in after}
     resumed = read_topic(broker.kafka, topics.DECISIONS, covering(after_ids), 120)
     figures = _inline("broker", result, down, up)

@@ -278,3 +278,11 @@ def replay(kafka: KafkaSettings, *files: Path, speed: str = "max") -> subprocess
         replay_command(kafka, *files, speed=speed),
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
+
+
+def finish_replay(replaying: subprocess.Popen[bytes], what: str, timeout_s: float = 600) -> None:
+    """Wait for a :func:`replay`; a failed one raises with the end of what it said."""
+    if replaying.wait(timeout=timeout_s) != 0:
+        assert replaying.stderr is not None
+        said = replaying.stderr.read().decode(errors="replace")[-2000:]
+        raise RuntimeError(f"verdict replay failed ({what}): {said}")

@@ -20,7 +20,7 @@ import orjson
 
 from benchmarks.chaos_checks import covering, read_topic, synthetic_stream
 from benchmarks.chaos_load import LoadProcess, window
-from benchmarks.chaos_procs import Broker, PrivateRedis, Serve, replay
+from benchmarks.chaos_procs import Broker, PrivateRedis, Serve, finish_replay, replay
 from benchmarks.harness import RESULTS_DIR
 from events import topics
 
@@ -104,7 +104,7 @@ def run_soak(folder: Path, plan: SoakPlan, results: Path = RESULTS_DIR) -> SoakO
         rate = SHARE_OF_SATURATION * saturated
         n_stream = int(plan.stream_rate * plan.soak_s)
         txs = synthetic_stream(n_stream, "ss", seed=5)
-        stream = folder / "soak-stream.jsonl"
+        stream = folder / "transactions.soak.jsonl"
         stream.write_bytes(b"\n".join(orjson.dumps(tx) for tx in txs) + b"\n")
         redis_start = server.used_memory()
         started = time.monotonic()
@@ -119,7 +119,7 @@ def run_soak(folder: Path, plan: SoakPlan, results: Path = RESULTS_DIR) -> SoakO
             )
             time.sleep(plan.sample_s)
         result = load.result()
-        replaying.wait(timeout=600)
+        finish_replay(replaying, "the soak's stream")
         ids = {tx["tx_id"] for tx in txs}
         decisions = read_topic(broker.kafka, topics.DECISIONS, covering(ids), 300)
         dead = read_topic(broker.kafka, topics.DEAD_LETTERS)
