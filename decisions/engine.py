@@ -37,6 +37,7 @@ import redis
 from prometheus_client import Counter
 
 from decisions import marketing, reasons
+from decisions.breaker import CircuitBreaker
 from decisions.core import CAPS, FEATURES, LISTS, DecisionContext, amend, propose
 from decisions.lists import ListStore
 from decisions.marketing import CapStore, Suppression, to_ms
@@ -95,6 +96,10 @@ class DecisionEngine:
         Where to count decisions, triggers, suppressions and degraded decisions.
     clock
         Seconds, for ``latency_ms`` only.
+    breaker
+        Opens when the store behind ``features``, ``lists`` and ``caps`` (one Redis) fails:
+        while it is open they are not called and decisions are degraded at once, instead of
+        each waiting for a timeout. ``None``: every call is tried.
     """
 
     def __init__(
@@ -107,8 +112,10 @@ class DecisionEngine:
         offers: OfferChooser | None = None,
         metrics: Metrics | None = None,
         clock: Callable[[], float] = time.perf_counter,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self.policy = policy
+        self.breaker = breaker
         self._features = features
         self._scorer = scorer
         self._caps = caps
@@ -121,11 +128,12 @@ class DecisionEngine:
     def decide(self, tx: Transaction) -> DecisionResult:
         """Decide on one transaction; never raises for a dependency that is down."""
         started = self._clock()
-        try:
-            features: dict[str, float] | None = self._features.update_and_get(tx)
-        except DEPENDENCY_ERRORS as error:
-            log.warning("feature store unavailable, deciding on %s without: %s", tx.tx_id, error)
-            features = None
+        features: dict[str, float] | None = None
+        if not self._down():
+            try:
+                features = self._features.update_and_get(tx)
+            except DEPENDENCY_ERRORS as error:
+                self._failed(f"feature store unavailable, deciding on {tx.tx_id} without", error)
         return self._decide(tx, features, started)
 
     def decide_many(
@@ -140,6 +148,10 @@ class DecisionEngine:
         stream path waits for Redis rather than leave transactions out of the features.
         """
         started = self._clock()
+        if self._down():
+            if require_features:
+                raise DependencyUnavailableError("feature store: down, waiting for it to answer")
+            return [self._decide(tx, None, started, None, None) for tx in txs]
         hits = self._hits_many(txs)
         results: list[DecisionResult] = []
         try:
@@ -153,10 +165,12 @@ class DecisionEngine:
                     )
                 ]
         except DEPENDENCY_ERRORS as error:
+            if self.breaker is not None:
+                self.breaker.trip(error)
             if require_features:
                 raise DependencyUnavailableError(f"feature store: {error}") from error
             left = len(txs) - len(results)
-            log.warning("feature store unavailable, deciding on %d without: %s", left, error)
+            self._failed(f"feature store unavailable, deciding on {left} without", error)
             results += [
                 self._decide(tx, None, started, None, hit)
                 for tx, hit in zip(txs[len(results) :], hits[len(results) :], strict=True)
@@ -185,7 +199,7 @@ class DecisionEngine:
         try:
             return list(self._lists.hits_many(probes))
         except DEPENDENCY_ERRORS as error:
-            log.warning("lists unavailable for a batch of %d: %s", len(txs), error)
+            self._failed(f"lists unavailable for a batch of {len(txs)}", error)
             return [None] * len(txs)
 
     def _decide(
@@ -210,11 +224,14 @@ class DecisionEngine:
         elif listed is None:  # the batch lookup found the lists down
             unavailable.add(LISTS)
         elif probes and self._lists is not None:
-            try:
-                hits = self._lists.hits(probes)
-            except DEPENDENCY_ERRORS as error:
-                log.warning("lists unavailable for %s: %s", tx.tx_id, error)
+            if self._down():
                 unavailable.add(LISTS)
+            else:
+                try:
+                    hits = self._lists.hits(probes)
+                except DEPENDENCY_ERRORS as error:
+                    self._failed(f"lists unavailable for {tx.tx_id}", error)
+                    unavailable.add(LISTS)
         if FEATURES in unavailable:
             scores = NO_SCORES
         else:
@@ -225,12 +242,17 @@ class DecisionEngine:
         candidates = proposal.candidates
         missing = proposal.missing
         try:
+            if self._down() and marketing.needs_store(
+                decision.outcome, candidates, policy.marketing
+            ):
+                raise DependencyUnavailableError("marketing caps: down")
             admitted, held = marketing.settle(
                 self._caps, tx.customer_id, tx.tx_id, tx.ts, decision.outcome, candidates,
                 policy.marketing,
             )  # fmt: skip
         except DEPENDENCY_ERRORS as error:
-            log.warning("marketing caps unavailable for %s: %s", tx.tx_id, error)
+            if not self._down():
+                self._failed(f"marketing caps unavailable for {tx.tx_id}", error)
             admitted, held = marketing.unavailable(candidates)
             missing = (*missing, CAPS)
         triggers = tuple(build_trigger(c, tx, features, self._offers) for c in admitted)
@@ -248,6 +270,16 @@ class DecisionEngine:
         if self._metrics is not None:
             self._count(result, missing)
         return result
+
+    def _down(self) -> bool:
+        return self.breaker is not None and self.breaker.is_open
+
+    def _failed(self, what: str, error: BaseException) -> None:
+        """A dependency call failed: open the breaker (which logs once), or log."""
+        if self.breaker is not None:
+            self.breaker.trip(error)
+        else:
+            log.warning("%s: %s", what, error)
 
     def note_fraud(self, customer_id: str, ts: float, ref: str) -> None:
         """A fraud on ``customer_id`` was confirmed at event time ``ts`` (a label): no

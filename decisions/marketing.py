@@ -156,6 +156,13 @@ def requests_for(candidates: Sequence[Candidate], policy: MarketingPolicy) -> li
     ]
 
 
+def needs_store(outcome: str, candidates: Sequence[Candidate], policy: MarketingPolicy) -> bool:
+    """Whether :func:`settle` will call the cap store for this decision."""
+    return (outcome == "decline" and policy.quiet_days_after_decline > 0) or any(
+        c.marketing or c.cooldown_s > 0 for c in candidates
+    )
+
+
 def settle(
     store: CapStore,
     customer_id: str,

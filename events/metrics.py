@@ -163,6 +163,19 @@ class Metrics:
             ["topic"],
             registry=registry,
         )
+        self.dependency_trips = Counter(
+            "verdict_dependency_trips_total",
+            "Times a dependency failed and its circuit breaker opened (calls skipped, decisions "
+            "degraded, until a background probe finds it back), by dependency.",
+            ["dependency"],
+            registry=registry,
+        )
+        self.dependency_open = Gauge(
+            "verdict_dependency_circuit_open",
+            "1 while a dependency's circuit breaker is open (the dependency is treated as down).",
+            ["dependency"],
+            registry=registry,
+        )
         self.publish_buffered = Gauge(
             "verdict_publish_buffered_events",
             "Events waiting in the publisher's buffer for the broker.",

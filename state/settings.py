@@ -17,6 +17,13 @@ class RedisSettings(BaseModel):
     connect_timeout_s: float = Field(0.25, gt=0, description="Timeout to open a connection.")
     socket_timeout_s: float = Field(0.25, gt=0, description="Timeout of one command round trip.")
     max_connections: int = Field(64, ge=1, description="Connections in the client pool.")
+    probe_interval_s: float = Field(
+        0.2,
+        gt=0,
+        allow_inf_nan=False,
+        description="While Redis is down, seconds between the background probes (PING) that "
+        "find it back; decisions are degraded at once meanwhile.",
+    )
 
 
 DAY_S: Final = 86_400

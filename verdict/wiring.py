@@ -13,6 +13,7 @@ from typing import Literal
 
 import redis
 
+from decisions.breaker import CircuitBreaker
 from decisions.caps import InMemoryCapStore, RedisCapStore
 from decisions.engine import DecisionEngine
 from decisions.feedback import EngineFeedback
@@ -78,6 +79,21 @@ class EngineParts:
         if published is None:
             return f"{SUITE_ROLE}:local+{self.feedback.labels.learnt}"
         return f"{SUITE_ROLE}:v{published.version or 0}+{published.unpublished}"
+
+
+def _breaker(
+    client: redis.Redis | None, settings: Settings, metrics: Metrics
+) -> CircuitBreaker | None:
+    """The feature store, caps and lists share one Redis: one breaker for the three."""
+    if client is None:
+        return None
+    return CircuitBreaker(
+        "redis",
+        client.ping,
+        interval_s=settings.redis.probe_interval_s,
+        trips=metrics.dependency_trips,
+        open_gauge=metrics.dependency_open,
+    )
 
 
 def build_engine(
@@ -173,8 +189,9 @@ def build_engine(
         return resumed is not None or parts.feedback.labels.learnt >= WARM_AFTER_LABELS
 
     engine = DecisionEngine(
-        policy, store, SuiteScorer(current, warm=warm), caps, lists, offers=offers, metrics=metrics
-    )
+        policy, store, SuiteScorer(current, warm=warm), caps, lists, offers=offers,
+        metrics=metrics, breaker=_breaker(client, settings, metrics),
+    )  # fmt: skip
     labels = LabelLearner(
         suite,
         store,
