@@ -122,28 +122,37 @@ class Topology:
     async def _handle(self, name: str, step: Step, messages: list[Message]) -> None:
         """Run one batch to completion: outputs acknowledged by the broker, or retried.
 
-        A dependency that is down pauses the batch until it is back. A step that fails
-        otherwise (a bug) sends the batch to dead-letters whole, with the error: faust would
-        acknowledge the batch of an agent that crashed, and its messages would vanish.
+        The step runs on ``stream.step_chunk`` messages at a time, and the event loop runs
+        between chunks, so an inline request waits for one chunk at most, not for the batch.
+        A dependency that is down pauses the batch until it is back, then it goes on from the
+        chunk in hand. A step that fails otherwise (a bug) sends the rest of the batch to
+        dead-letters, with the error: faust would acknowledge the batch of an agent that
+        crashed, and its messages would vanish.
         """
         self.metrics.stream_batch_size.labels(step=name).observe(len(messages))
-        pause, failed = 0.05, False
+        pause, failed, done, chunk = 0.05, False, 0, self.stream.step_chunk
         while True:
             try:
-                outputs = step(messages)
-                for topic, key, value in outputs:
-                    self.publisher(topic, key, value)
+                while done < len(messages):  # chunk by chunk: inline requests run in between
+                    outputs = step(messages[done : done + chunk])
+                    for topic, key, value in outputs:
+                        self.publisher(topic, key, value)
+                    done += chunk
+                    if done < len(messages):
+                        await asyncio.sleep(0)
                 await self.publisher.flush()
                 return
             except DependencyUnavailableError as error:
                 self.metrics.stream_pauses.labels(step=name).inc()
-                log.warning("%s: waiting for a dependency (%s); retrying the batch", name, error)
+                log.warning("%s: waiting for a dependency (%s); then retrying", name, error)
                 await asyncio.sleep(pause)
                 pause = min(self.stream.retry_max_s, pause * 2)
             except Exception as error:  # a bug: faust would ack the batch and lose it unseen
                 if failed:
                     raise
-                log.exception("%s: the step failed; its batch goes to dead-letters", name)
+                log.exception(
+                    "%s: the step failed; the rest of the batch goes to dead-letters", name
+                )
                 step, failed = partial(self.steps.dead_letters, name, error=error), True
 
     async def _record_lag(self) -> None:

@@ -70,6 +70,13 @@ class StreamSettings(BaseModel):
     batch_within_s: float = Field(
         0.02, gt=0, le=5, description="Longest wait to fill a micro-batch before deciding."
     )
+    step_chunk: int = Field(
+        100,
+        ge=1,
+        le=20_000,
+        description="Messages a step handles before it lets the event loop run (the inline "
+        "API shares it): a micro-batch is decided in chunks of this size.",
+    )
     publish_buffer: int = Field(
         100_000, ge=100, description="Events the asynchronous publisher buffers at most."
     )
