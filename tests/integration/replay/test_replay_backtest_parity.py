@@ -74,10 +74,8 @@ def _simulate(folder: Path, *, seed: int, start: date, days: int) -> BacktestFil
 def test_a_replay_through_kafka_decides_as_the_backtest(
     tmp_path: Path,
     redis_settings: RedisSettings,
-    monkeypatch: pytest.MonkeyPatch,
     anomaly_learns: bool,
 ) -> None:
-    monkeypatch.delenv("VERDICT_TEST_REDIS_DB", raising=False)  # the runner's: not a setting
     training = _simulate(tmp_path / "training", seed=21, start=date(2018, 4, 1), days=14)
     stream = _simulate(tmp_path / "stream", seed=22, start=date(2018, 4, 23), days=8)
     files = BacktestFiles(stream.transactions, None, stream.customers)

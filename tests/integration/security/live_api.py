@@ -111,7 +111,7 @@ class LiveApi:
 def serve_api(redis_settings: RedisSettings, api: ApiSettings) -> Iterator[LiveApi]:
     """Build the engine on ``redis_settings``, serve the API, and stop it afterwards."""
     # model_construct: the sections given are validated already, and the test runner's own
-    # variables (VERDICT_TEST_REDIS_DB) must not be read as settings
+    # variables (TEST_REDIS_DB) must not be read as settings
     settings = Settings.model_construct(redis=redis_settings, api=api)
     metrics = Metrics(CollectorRegistry())
     parts = build_engine(settings, metrics)

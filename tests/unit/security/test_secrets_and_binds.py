@@ -34,7 +34,6 @@ SECRET_NAME = re.compile(r"token|password|secret|(^|_)key$")
 @pytest.fixture
 def env_settings(monkeypatch: pytest.MonkeyPatch) -> Settings:
     """Settings read from the environment, with a token and a pseudonym key in it."""
-    monkeypatch.delenv("VERDICT_TEST_REDIS_DB", raising=False)  # the test runner's, not ours
     monkeypatch.setenv("VERDICT_API__TOKEN", TOKEN)
     monkeypatch.setenv("VERDICT_API__PSEUDONYM_KEY", KEY)
     return Settings()
@@ -90,7 +89,6 @@ async def test_the_api_never_logs_its_secrets(
 
 
 def test_the_api_binds_to_loopback_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("VERDICT_TEST_REDIS_DB", raising=False)
     assert ipaddress.ip_address(ApiSettings().host).is_loopback
     assert ipaddress.ip_address(Settings().api.host).is_loopback
     monkeypatch.setenv("VERDICT_API__HOST", "0.0.0.0")
