@@ -30,6 +30,7 @@ BENCHMARKS: Final[dict[str, str]] = {
     "hst": "benchmarks.models_hst",
     "models": "benchmarks.models",
     "propensity": "benchmarks.models_propensity",
+    "replay": "benchmarks.replay",
     "state": "benchmarks.state",
     "stream": "benchmarks.stream",
 }
