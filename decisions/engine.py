@@ -218,12 +218,11 @@ class DecisionEngine:
         else:
             features = found
         hits: frozenset[str] = frozenset()
-        probes = policy.rules.probes(tx) if self._lists is not None else None
         if isinstance(listed, frozenset):  # looked up with the batch
             hits = listed
         elif listed is None:  # the batch lookup found the lists down
             unavailable.add(LISTS)
-        elif probes and self._lists is not None:
+        elif self._lists is not None and (probes := policy.rules.probes(tx)):
             if self._down():
                 unavailable.add(LISTS)
             else:
