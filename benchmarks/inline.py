@@ -29,10 +29,13 @@ import redis
 from benchmarks.harness import BenchContext, BenchResult
 from streams.admin import ensure_topics
 from streams.settings import KafkaSettings
+from verdict import plots
 from verdict.embedded import EmbeddedBroker
 from verdict.settings import StackSettings
 
 DB = 13
+PLOT = "inline.png"
+GOALS_MS = {"server p99 goal": 2.0, "client p99 goal": 5.0}
 
 
 def _free_port() -> int:
@@ -108,6 +111,8 @@ async def _load(url: str, rate: float, seconds: float, closed: int = 0) -> dict[
         "server_p50_ms": _percentile(server_ms, 50),
         "server_p99_ms": _percentile(server_ms, 99),
         "per_s": len(client_ms) / elapsed,
+        "client_ms": [round(v, 3) for v in client_ms],
+        "server_ms": [round(v, 3) for v in server_ms],
     }
 
 
@@ -213,6 +218,7 @@ def run(ctx: BenchContext) -> BenchResult:
                 server.wait(timeout=60)
             broker.stop()
             redis.Redis.from_url(redis_url).flushdb()
+    report = _plot(steady, ctx.out_dir / PLOT, seconds)
     saturated = wrk or {"per_s": saturation["per_s"], "errors": saturation["errors"]}
     by = "wrk (C, 1 thread)" if wrk else "the Python client (wrk is not installed)"
     baseline = {
@@ -258,4 +264,22 @@ def run(ctx: BenchContext) -> BenchResult:
             "for scale: Stripe Radar decides in under 100 ms, FICO Falcon in 40-60 ms, Tazama's "
             "per-stage p99 is 12-56 ms",
         ],
+        report=report,
     )
+
+
+def _plot(steady: dict[str, Any], path: Path, seconds: float) -> str:
+    """The latency histogram of the open-loop run; the report's text that shows it."""
+    if not plots.available():
+        return f"({plots.SKIPPED})"
+    plots.latency_histogram(
+        path,
+        {
+            "client, from when due": steady["client_ms"],
+            "server, Server-Timing": steady["server_ms"],
+        },
+        f"verdict bench inline: POST /v1/decisions at 1,000 requests/s for {seconds:.0f} s "
+        "(open loop)",
+        goals=GOALS_MS,
+    )
+    return f"![latency histogram at 1,000 requests/s]({path.name})"
