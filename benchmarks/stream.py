@@ -16,6 +16,9 @@ after):
 6. and, as a worker that cannot keep up with 5,000/s only queues, transactions paced at half
    the rate it decided in step 4, for 10 s (5 s ``--quick``): the latency of an unsaturated
    worker.
+
+The report shows decisions per second over the whole run beside the bare agent's events per
+second (``stream.png``, :mod:`benchmarks.stream_plot`).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ import urllib.request
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import orjson
 import redis
@@ -40,6 +43,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from benchmarks.harness import BenchContext, BenchResult
 from benchmarks.stream_data import (
+    Stamped,
     StreamData,
     paced_records,
     percentile,
@@ -47,6 +51,7 @@ from benchmarks.stream_data import (
     simulated,
     warm_start,
 )
+from benchmarks.stream_plot import PLOT, plot, timeline
 from events import topics
 from replay.producer import publish, replay_files
 from state.settings import RedisSettings
@@ -58,6 +63,11 @@ from verdict.settings import StackSettings
 BENCH_DB: Final = 13
 ROOT: Final = Path(__file__).resolve().parent.parent
 PACED_RATE: Final = 5_000.0
+GOALS: Final = {
+    "serve_decided_per_s": ">= 10000",
+    "ratio_to_bare_agent": ">= 0.6",
+    "paced_p99_latency_ms": "<= 50",
+}
 
 
 def _free_port() -> int:
@@ -149,14 +159,14 @@ class _Worker:
             self.process.wait(timeout=5)
 
 
-def _bare_agent(kafka: KafkaSettings, folder: Path, count: int) -> Mapping[str, float]:
+def _bare_agent(kafka: KafkaSettings, folder: Path, count: int) -> dict[str, Any]:
     command = [
         sys.executable, "-m", "benchmarks.stream_bare", "--broker", kafka.url,
         "--count", str(count), "--app-id", f"bench-bare-{uuid.uuid4().hex[:8]}",
         "--data-dir", str(folder / "bare"),
     ]  # fmt: skip
     done = subprocess.run(command, cwd=ROOT, capture_output=True, check=True, timeout=900)
-    result: dict[str, float] = orjson.loads(done.stdout.splitlines()[-1])
+    result: dict[str, Any] = orjson.loads(done.stdout.splitlines()[-1])
     return result
 
 
@@ -190,42 +200,63 @@ def run(ctx: BenchContext) -> BenchResult:
             worker.start()
             worker.wait_for(n, timeout_s=120 + n / 500)
             load["before_paced"] = os.getloadavg()[0]
+            phases = {f"paced {PACED_RATE:,.0f}/s from": time.time() - worker.started}
             paced = asyncio.run(
                 publish(paced_records(data.paced, PACED_RATE), kafka.bootstrap_servers, speed=1.0)
             )
             sustainable = max(100.0, min(PACED_RATE, worker.rate / 2))
             worker.wait_for(n + len(data.paced), timeout_s=120 + n / 500)
             sustained = data.sustained[: int(sustainable * sustained_s)]
+            phases[f"paced {sustainable:,.0f}/s from"] = time.time() - worker.started
             asyncio.run(
                 publish(paced_records(sustained, sustainable), kafka.bootstrap_servers, speed=1.0)
             )
             total = n + len(data.paced) + len(sustained)
             counts = worker.wait_for(total, timeout_s=120 + sustained_s)
             worker.stop()
-            measured = _measure(kafka, data.paced, n) | {
-                f"sustained_{k}": v for k, v in _measure(kafka, sustained, n).items()
-            }
+            measured, decision_ms = _read_back(kafka, data.paced, sustained, n)
             measured["sustained_rate"] = sustainable
         finally:
             worker.stop()
             broker.stop()
             client.flushdb()
             client.close()
-    return _result(n, data, bare, replayed.rate, paced.rate, worker.started, counts, load,
-                   measured)  # fmt: skip
+    result = _result(n, data, bare, replayed.rate, paced.rate, worker.started, counts, load,
+                     measured)  # fmt: skip
+    series = timeline(decision_ms, worker.started, bare["samples"], bare["started"])
+    goal = float(GOALS["serve_decided_per_s"].split()[1])
+    result.report = plot(series, phases, goal, ctx.out_dir / PLOT)
+    return result
 
 
-def _measure(kafka: KafkaSettings, paced: list[bytes], n: int) -> dict[str, float]:
-    """Throughput (first ``n`` decisions) and latency (of ``paced``) from the broker
-    timestamps of inputs and decisions."""
-    paced_ids = frozenset(orjson.loads(line)["tx_id"] for line in paced)
-    inputs = read_stamps(kafka, topics.TRANSACTIONS, keep=paced_ids)
+def _read_back(
+    kafka: KafkaSettings, paced: list[bytes], sustained: list[bytes], n: int
+) -> tuple[dict[str, float], list[int]]:
+    """What the topics say: throughput and the latencies of both paced runs (``sustained_*``),
+    and the broker timestamp (ms) of every decision."""
+    paced_ids, sustained_ids = _ids(paced), _ids(sustained)
+    inputs = read_stamps(kafka, topics.TRANSACTIONS, keep=paced_ids | sustained_ids)
     decisions = read_stamps(kafka, topics.DECISIONS)
+    measured = _measure(inputs, decisions, paced_ids, n) | {
+        f"sustained_{k}": v for k, v in _measure(inputs, decisions, sustained_ids, n).items()
+    }
+    return measured, decisions.times
+
+
+def _ids(lines: list[bytes]) -> frozenset[str]:
+    return frozenset(orjson.loads(line)["tx_id"] for line in lines)
+
+
+def _measure(
+    inputs: Stamped, decisions: Stamped, paced_ids: frozenset[str], n: int
+) -> dict[str, float]:
+    """Throughput (first ``n`` decisions) and latency (of the transactions ``paced_ids``) from
+    the broker timestamps of inputs and decisions."""
     first_n = sorted(decisions.times)[:n]
     latencies = [
         float(decisions.by_tx[tx_id] - at)
         for tx_id, at in inputs.by_tx.items()
-        if tx_id in decisions.by_tx
+        if tx_id in paced_ids and tx_id in decisions.by_tx
     ]
     span_s = (first_n[-1] - first_n[0]) / 1000
     return {
@@ -242,7 +273,7 @@ def _measure(kafka: KafkaSettings, paced: list[bytes], n: int) -> dict[str, floa
 def _result(
     n: int,
     data: StreamData,
-    bare: Mapping[str, float],
+    bare: Mapping[str, Any],
     replay_rate: float,
     paced_rate: float,
     worker_started: float,
@@ -281,11 +312,7 @@ def _result(
             "bare_agent_start_to_first_event_s": bare["first"] - bare["started"],
             "replay_publish_per_s": replay_rate,
         },
-        goals={
-            "serve_decided_per_s": ">= 10000",
-            "ratio_to_bare_agent": ">= 0.6",
-            "paced_p99_latency_ms": "<= 50",
-        },
+        goals=GOALS,
         notes=[
             f"N = {n:,} simulated transactions for the throughput runs, then "
             f"{len(data.paced):,} more paced at {PACED_RATE:,.0f}/s, then "

@@ -3,8 +3,9 @@
 It runs as a process of its own (``python -m benchmarks.stream_bare``), with the same faust
 settings as the Verdict workers (:meth:`~streams.settings.KafkaSettings.faust_options`, raw
 values, ``take_events`` micro-batches of the same size) and does nothing with an event but
-decode its JSON. It prints one JSON line: how many events it read, and the wall-clock times of
-its start, its first event and its last.
+decode its JSON. It prints one JSON line: how many events it read, the wall-clock times of
+its start, its first event and its last, and ``samples``: the time and size of each
+micro-batch (for the plot of events per second over the run).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from streams.settings import KafkaSettings, StreamSettings
 
 async def consume(
     kafka: KafkaSettings, stream: StreamSettings, topic: str, count: int, timeout_s: float
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """Read ``count`` events of ``topic`` (or until ``timeout_s``); the times it took."""
     app = faust.App(
         stream.app_id,
@@ -37,7 +38,9 @@ async def consume(
         topic_allow_declare=False,
     )
     source = app.topic(topic, value_serializer="raw", key_serializer="raw")
-    seen = {"started": time.time(), "first": 0.0, "last": 0.0, "events": 0.0}
+    seen: dict[str, Any] = {"started": time.time(), "first": 0.0, "last": 0.0, "events": 0.0}
+    samples: list[tuple[float, int]] = []
+    seen["samples"] = samples
     done = asyncio.Event()
 
     async def bare(events_stream: Any) -> None:
@@ -50,6 +53,7 @@ async def consume(
             seen["first"] = seen["first"] or now
             seen["last"] = now
             seen["events"] += len(events)
+            samples.append((now, len(events)))
             if seen["events"] >= count:
                 done.set()
 
