@@ -12,6 +12,10 @@ value with the handbook's one-week test windows (the rule restarted each week), 
 fraud scenario, calibration of ``fraud_score``, throughput and model size. Candidates marked
 "what-if" use a feature the feature store does not compute (the handbook's delayed terminal
 risk), to show how much of the remaining gap is in the features rather than the learners.
+
+The report shows the ROC and precision-recall curves of the default and of the anomaly model,
+and their quality against the handbook's published numbers (``models.png``,
+:mod:`benchmarks.models_plot`); ``models.json`` keeps the curves' points.
 """
 
 from __future__ import annotations
@@ -24,15 +28,19 @@ import numpy as np
 
 from benchmarks.harness import BenchContext, BenchResult
 from benchmarks.models_data import FeatureStream, delayed_terminal_risk, load_stream
+from benchmarks.models_plot import HANDBOOK, PLOT, ModelsResult, curve_pair, plot
 from benchmarks.models_replay import Features, Outcome, replay, replay_anomaly, replay_chargebacks
 from models.anomaly import AnomalyModel
 from models.evaluation import average_precision, card_precision_at_k, roc_auc
 from models.fraud import FraudModel
 from models.suite import ModelSuite
 from replay.simulator import SimulationConfig
+from verdict.plots import Curve
 
 EVAL_DAYS = 91
 DEFAULT = "ftrl+anomaly"
+#: Candidates whose curves are drawn and kept, with their label on the plot.
+PLOTTED = {DEFAULT: f"fraud: {DEFAULT} (the default)", "anomaly": "anomaly model alone"}
 
 
 @dataclass(frozen=True)
@@ -133,6 +141,8 @@ def run(ctx: BenchContext) -> BenchResult:
     )
     stream, origin = load_stream(config)
     rows: dict[str, dict[str, float]] = {}
+    curves: dict[str, dict[str, Curve]] = {}
+    evaluated = stream.day > int(stream.day.max()) - EVAL_DAYS
     skipped: list[str] = []
     for candidate in CANDIDATES:
         if not ctx.quick and not candidate.full:
@@ -152,11 +162,15 @@ def run(ctx: BenchContext) -> BenchResult:
             found |= {f"calibration_{k}": v for k, v in calibration(stream, outcome.scores).items()}
             if outcome.anomaly_scores is not None:
                 found["anomaly_in_suite_auc"] = roc_auc(
-                    stream.is_fraud[stream.day > int(stream.day.max()) - EVAL_DAYS],
-                    outcome.anomaly_scores[stream.day > int(stream.day.max()) - EVAL_DAYS],
+                    stream.is_fraud[evaluated], outcome.anomaly_scores[evaluated]
                 )
+        if candidate.name in PLOTTED:
+            curves[candidate.name] = curve_pair(
+                stream.is_fraud[evaluated], outcome.scores[evaluated]
+            )
         rows[candidate.name] = found | outcome.notes
     best = ceiling(stream)
+    fraud_rate = float(stream.is_fraud[evaluated].mean())
     default, anomaly = rows[DEFAULT], rows["anomaly"]
     metrics = {
         "auc": default["auc"],
@@ -183,6 +197,10 @@ def run(ctx: BenchContext) -> BenchResult:
         "## Calibration of the default's fraud_score",
         "",
         *[f"- `{k}`: {v:.4g}" for k, v in default.items() if k.startswith("calibration_")],
+        "",
+        "## Curves",
+        "",
+        plot(curves, rows, PLOTTED, best, fraud_rate, ctx.out_dir / PLOT),
     ]
     notes = [
         f"stream: {len(stream):,} transactions, {stream.is_fraud.mean():.2%} fraud, "
@@ -198,10 +216,10 @@ def run(ctx: BenchContext) -> BenchResult:
     ]
     if skipped:
         notes.append(f"not run on the full stream (too slow; run `--quick`): {', '.join(skipped)}")
-    return BenchResult(
+    return ModelsResult(
         name="models",
         metrics=metrics,
-        baseline={"handbook_auc": 0.879, "handbook_ap": 0.687, "handbook_cp100": 0.305},
+        baseline={f"handbook_{k}": v for k, v in HANDBOOK.items()},
         goals={
             "auc": ">= 0.88",
             "average_precision": ">= 0.70",
@@ -210,4 +228,8 @@ def run(ctx: BenchContext) -> BenchResult:
         },
         notes=notes,
         report="\n".join(report),
+        curves={
+            name: {kind: curve.to_dict() for kind, curve in pair.items()}
+            for name, pair in curves.items()
+        },
     )
