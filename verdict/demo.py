@@ -5,8 +5,9 @@ starts the engine (stream worker + inline API, one process), replays the week (c
 transactions, and labels one day later) through the broker at full speed with a live progress
 display, sends requests through the inline API, and ends with a summary a person can read in a
 minute: throughput, latencies, outcomes, the alerts and triggers raised with examples, and the
-quality the models reached. The report goes to ``verdict-demo/``; nothing is left running
-unless asked (``--keep-running``).
+quality the models reached. The report and its plots (latency, decisions over time, ROC and
+precision-recall curves; :mod:`verdict.demo_plots`) go to ``verdict-demo/``; nothing is left
+running unless asked (``--keep-running``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import asyncio
 import socket
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,9 @@ from models.evaluation import average_precision, roc_auc
 from replay.producer import ReplaySummary, publish
 from replay.simulator import SimulationConfig, SimulationSummary, parse_scenarios, simulate
 from replay.sources import BadLine, merge_by_time, read_records
-from verdict.demo_outputs import OutputReader, Outputs
+from verdict import plots
+from verdict.demo_outputs import OutputReader, Outputs, Scored, scored
+from verdict.demo_plots import draw
 from verdict.demo_report import print_summary, write_report
 from verdict.serve import run_worker
 from verdict.settings import Settings
@@ -62,6 +65,8 @@ class DemoReport:
     quality: dict[str, float]
     seconds: float
     api_url: str
+    truth: Scored = field(default_factory=lambda: Scored([], [], []))
+    plots: list[str] = field(default_factory=list)
 
     def percentile(self, values: list[float], q: float) -> float:
         """The q-th percentile (0-100) of ``values``, nan when empty."""
@@ -103,6 +108,7 @@ class DemoReport:
                 },
             },
             "quality": {k: round(v, 4) for k, v in self.quality.items()},
+            "plots": self.plots if plots.available() else plots.SKIPPED,
         }
 
 
@@ -152,6 +158,7 @@ def run_demo(settings: Settings, options: DemoOptions, console: Console) -> Demo
                 console.print(f"    {stack.redis.stop()}")
             if "broker" in stack_status.started:
                 console.print(f"    {stack.broker.stop()}")
+    report.plots = draw(report.outputs, report.inline_ms, report.truth, options.out_dir)
     report.seconds = time.perf_counter() - started
     write_report(report.to_dict(), report.outputs, options.out_dir)
     print_summary(report.to_dict(), report.outputs, options.out_dir, console)
@@ -196,9 +203,16 @@ async def _run_engine(
     finally:
         stop.set()
         await worker
-    quality = _quality(outputs, data_dir / "labels.jsonl")
+    truth = scored(outputs, data_dir / "labels.jsonl")
     return DemoReport(
-        simulation, replay, outputs, inline_ms, quality, 0.0, f"http://127.0.0.1:{port}"
+        simulation,
+        replay,
+        outputs,
+        inline_ms,
+        _quality(truth),
+        0.0,
+        f"http://127.0.0.1:{port}",
+        truth=truth,
     )
 
 
@@ -251,18 +265,11 @@ async def _inline(url: str, count: int) -> list[float]:
     return latencies
 
 
-def _quality(outputs: Outputs, labels_path: Path) -> dict[str, float]:
-    truth: dict[str, bool] = {}
-    with labels_path.open("rb") as handle:
-        for line in handle:
-            label = orjson.loads(line)
-            truth[label["tx_id"]] = bool(label["is_fraud"])
-    decided = [d for d in outputs.decisions.values() if d["tx_id"] in truth]
-    y = [truth[d["tx_id"]] for d in decided]
-    if not decided or all(y) or not any(y):
+def _quality(truth: Scored) -> dict[str, float]:
+    if not truth.both_classes:
         return {}
     return {
-        "fraud_auc": roc_auc(y, [d["fraud_score"] for d in decided]),
-        "fraud_ap": average_precision(y, [d["fraud_score"] for d in decided]),
-        "anomaly_auc": roc_auc(y, [d["anomaly_score"] for d in decided]),
+        "fraud_auc": roc_auc(truth.is_fraud, truth.fraud_score),
+        "fraud_ap": average_precision(truth.is_fraud, truth.fraud_score),
+        "anomaly_auc": roc_auc(truth.is_fraud, truth.anomaly_score),
     }

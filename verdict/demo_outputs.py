@@ -2,7 +2,9 @@
 
 Reads the output topics from their beginning and keeps only the messages produced since the
 demo started (by producer timestamp: the embedded broker's end offsets cannot be trusted after
-batched produces). Decisions collapse by ``tx_id`` (at-least-once delivery may repeat one).
+batched produces). Decisions collapse by ``tx_id`` (at-least-once delivery may repeat one);
+the producer timestamp of every decision message is kept, for the plot of decisions over time.
+:func:`scored` pairs the decisions with the truth of the simulated labels.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -30,6 +33,7 @@ class Outputs:
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
     first_ms: int = 0
     last_ms: int = 0
+    decision_ms: list[int] = field(default_factory=list)
 
     @property
     def outcomes(self) -> Counter[str]:
@@ -80,6 +84,7 @@ class OutputReader:
         out = self.outputs
         if topic == topics.DECISIONS:
             out.decisions[body["tx_id"]] = body
+            out.decision_ms.append(produced_ms)
             out.first_ms = produced_ms if not out.first_ms else min(out.first_ms, produced_ms)
             out.last_ms = max(out.last_ms, produced_ms)
         elif topic == topics.ALERTS:
@@ -88,3 +93,32 @@ class OutputReader:
             out.triggers.append(body)
         else:
             out.dead_letters.append(body)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """The decisions of labelled transactions: the truth and both scores, row by row."""
+
+    is_fraud: list[bool]
+    fraud_score: list[float]
+    anomaly_score: list[float]
+
+    @property
+    def both_classes(self) -> bool:
+        """Whether there are frauds and legitimate ones (curves and areas need both)."""
+        return any(self.is_fraud) and not all(self.is_fraud)
+
+
+def scored(outputs: Outputs, labels_path: Path) -> Scored:
+    """Pair each decision with its transaction's label (the latest one, when there are more)."""
+    truth: dict[str, bool] = {}
+    with labels_path.open("rb") as handle:
+        for line in handle:
+            label = orjson.loads(line)
+            truth[label["tx_id"]] = bool(label["is_fraud"])
+    decided = [d for d in outputs.decisions.values() if d["tx_id"] in truth]
+    return Scored(
+        is_fraud=[truth[d["tx_id"]] for d in decided],
+        fraud_score=[d["fraud_score"] for d in decided],
+        anomaly_score=[d["anomaly_score"] for d in decided],
+    )

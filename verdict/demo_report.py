@@ -1,4 +1,5 @@
-"""The demo's report: a summary on the terminal, ``report.json`` and ``report.md`` on disk."""
+"""The demo's report: a summary on the terminal, ``report.json`` and ``report.md`` on disk,
+the latter showing the plots drawn next to it (:mod:`verdict.demo_plots`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,12 @@ from verdict.demo_outputs import Outputs
 
 #: Published reference points, for scale.
 PEERS = "Stripe Radar < 100 ms, FICO Falcon 40-60 ms, Tazama per-stage p99 12-56 ms"
+#: What each plot of the demo shows, by file name.
+PLOT_TITLES = {
+    "latency.png": "latency: inline requests and the engine's time per decision",
+    "decisions.png": "decisions per second while the week was replayed",
+    "quality.png": "ROC and precision-recall curves of the week's scores",
+}
 
 
 def _lines(report: dict[str, Any], outputs: Outputs) -> list[tuple[str, str]]:
@@ -88,6 +95,12 @@ def write_report(report: dict[str, Any], outputs: Outputs, out_dir: Path) -> Non
     md = ["# Verdict demo", "", "| | |", "|---|---|"]
     md += [f"| {name} | {text} |" for name, text in _lines(report, outputs)]
     md += ["", "## Examples", "", *[f"- {line}" for line in _examples(outputs)], ""]
+    drawn = report["plots"]
+    if isinstance(drawn, str):  # why there are none
+        md += ["## Plots", "", drawn, ""]
+    elif drawn:
+        md += ["## Plots", ""]
+        md += [f"![{PLOT_TITLES.get(name, name)}]({name})\n" for name in drawn]
     (out_dir / "report.md").write_text("\n".join(md))
 
 
@@ -109,3 +122,7 @@ def print_summary(
         f"Total {report['seconds']:.0f} s. Report: {out_dir / 'report.md'} "
         f"(and report.json); data: {out_dir / 'data'}/"
     )
+    if isinstance(report["plots"], str):
+        console.print(f"[yellow]{report['plots']}[/yellow]")
+    elif report["plots"]:
+        console.print("Plots: " + ", ".join(str(out_dir / name) for name in report["plots"]))

@@ -166,7 +166,8 @@ def latency_histogram(
     goals: Mapping[str, float] | None = None,
 ) -> Path:
     """Histograms of latencies (ms) on a log axis, p50 and p99 of each marked; ``goals``
-    (label -> ms) drawn as dotted lines. Returns ``path``."""
+    (label -> ms) drawn as dotted lines. Each series is drawn as shares of its own count, so a
+    few hundred requests show beside tens of thousands. Returns ``path``."""
     figure = _figure((11, 4.8))
     ax = figure.add_subplot()
     values = {name: np.asarray(v, dtype=np.float64) for name, v in series.items() if len(v)}
@@ -177,7 +178,8 @@ def latency_histogram(
     for (name, data), colour in zip(values.items(), colours, strict=False):
         p50, p99 = np.percentile(data, [50, 99])
         ax.hist(np.clip(data, low, None), bins=edges.tolist(), histtype="step", linewidth=1.6,
-                color=colour, label=f"{name} ({len(data):,})")  # fmt: skip
+                weights=np.full(len(data), 100 / len(data)), color=colour,
+                label=f"{name} ({len(data):,})")  # fmt: skip
         ax.axvline(p50, color=colour, linestyle="--", linewidth=1, label=f"p50 {p50:.3g} ms")
         ax.axvline(p99, color=colour, linestyle="-.", linewidth=1, label=f"p99 {p99:.3g} ms")
     for name, ms in (goals or {}).items():
@@ -185,7 +187,7 @@ def latency_histogram(
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter("{x:g}")
     ax.set_xlabel("latency (ms, log scale)")
-    ax.set_ylabel("requests per bin")
+    ax.set_ylabel("% of the series' requests per bin")
     ax.set_title(title, fontsize="medium")
     ax.grid(alpha=0.3, which="both")
     _legend(ax, loc="upper left", bbox_to_anchor=(1.01, 1.0))
