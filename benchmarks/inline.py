@@ -207,7 +207,9 @@ def run(ctx: BenchContext) -> BenchResult:
             url = f"http://127.0.0.1:{port}"
             _wait_ready(url)
             _client(f"{url}/v1/decisions", 200, 3.0, 0)  # warm-up: imports, JIT, connections
+            load = {"before_steady": os.getloadavg()[0]}
             steady = _client(f"{url}/v1/decisions", 1000, seconds, 0)
+            load["before_saturation"] = os.getloadavg()[0]
             saturation = _client(f"{url}/v1/decisions", 0, seconds / 2, 32)
             if shutil.which("wrk"):
                 wrk = _wrk(url, seconds / 2, 32, WRK_SCRIPT)
@@ -263,6 +265,9 @@ def run(ctx: BenchContext) -> BenchResult:
             "when each request was due; exact percentiles over every request",
             "for scale: Stripe Radar decides in under 100 ms, FICO Falcon in 40-60 ms, Tazama's "
             "per-stage p99 is 12-56 ms",
+            "load average (1 min) before each part, on this shared 2-core machine: "
+            + ", ".join(f"{k} {v:.2f}" for k, v in load.items())
+            + " (above 2, other jobs took CPU from the server and the client)",
         ],
         report=report,
     )
