@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections import OrderedDict, deque
 from collections.abc import Iterator, Mapping
 from typing import Any, Final, Literal
@@ -145,6 +146,11 @@ class AlertBook:
 class ActivityBook:
     """Each customer's last decisions, under the customer's pseudonym.
 
+    A decision is kept as a flat tuple of numbers and interned strings (about 300 bytes, and
+    invisible to the garbage collector), with only the newest profile per customer: at the
+    default bounds, 400,000 decisions held as dicts took ~600 MB and made the worker's memory
+    climb for as long as the book was filling (a soak saw +130 MB in five minutes).
+
     Parameters
     ----------
     key
@@ -160,7 +166,8 @@ class ActivityBook:
         self._key = key
         self.per_customer = per_customer
         self.customers = customers
-        self._recent: OrderedDict[str, deque[dict[str, Any]]] = OrderedDict()
+        self._recent: OrderedDict[str, deque[_Entry]] = OrderedDict()
+        self._profiles: dict[str, dict[str, float]] = {}
         self._ids: dict[str, str] = {}
 
     def add(self, decision: Mapping[str, Any]) -> str:
@@ -174,27 +181,28 @@ class ActivityBook:
             while len(self._recent) > self.customers:
                 old, _ = self._recent.popitem(last=False)
                 self._ids.pop(old, None)
+                self._profiles.pop(old, None)
         else:
             self._recent.move_to_end(ref)
         tx_id = str(decision["tx_id"])
-        if all(entry["tx_id"] != tx_id for entry in recent):  # a redelivery is not news
-            recent.append(_summary(decision))
+        if all(entry[0] != tx_id for entry in recent):  # a redelivery is not news
+            features: Mapping[str, float] = decision.get("features") or {}
+            recent.append(_entry(tx_id, decision, features))
+            self._profiles[ref] = {n: features[n] for n in PROFILE_FEATURES if n in features}
         return ref
 
     def recent(self, customer_ref: str) -> dict[str, Any]:
         """The customer's recent decisions (newest first) and profile, without their id."""
-        entries = list(reversed(self._recent.get(customer_ref, ())))
-        profile: dict[str, float] = {}
-        if entries:
-            profile = dict(entries[0].get("_profile", {}))
+        entries = reversed(self._recent.get(customer_ref, ()))
+        decisions = [
+            dict(zip(ENTRY_FIELDS, (*entry[:6], list(entry[6]), *entry[7:]), strict=True))
+            for entry in entries
+        ]
         return {
             "customer_ref": customer_ref,
-            "known": bool(entries),
-            "profile": profile,
-            "decisions": [
-                {name: value for name, value in entry.items() if name != "_profile"}
-                for entry in entries
-            ],
+            "known": bool(decisions),
+            "profile": dict(self._profiles.get(customer_ref, {})),
+            "decisions": decisions,
         }
 
     def customer_id(self, customer_ref: str) -> str | None:
@@ -202,20 +210,29 @@ class ActivityBook:
         return self._ids.get(customer_ref)
 
 
-def _summary(decision: Mapping[str, Any]) -> dict[str, Any]:
-    """What the activity shows of one decision: no customer id, card or account data."""
-    features: Mapping[str, float] = decision.get("features") or {}
+#: What the activity shows of one decision: no customer id, card or account data.
+ENTRY_FIELDS: Final = (
+    "tx_id", "ts", "amount", "outcome", "fraud_score", "anomaly_score", "reasons", "foreign",
+    "new_device", "night",
+)  # fmt: skip
+_Entry = tuple[Any, ...]
+
+
+def _entry(tx_id: str, decision: Mapping[str, Any], features: Mapping[str, float]) -> _Entry:
+    """One decision as a flat tuple in :data:`ENTRY_FIELDS` order (strings that repeat are
+    interned: outcomes and reason codes are shared, not copied per decision)."""
     reasons = decision.get("reasons") or []
-    return {
-        "tx_id": decision["tx_id"],
-        "ts": decision.get("ts"),
-        "amount": features.get("amount"),
-        "outcome": decision.get("outcome"),
-        "fraud_score": decision.get("fraud_score"),
-        "anomaly_score": decision.get("anomaly_score"),
-        "reasons": [str(r.get("code", "")) for r in reasons if isinstance(r, Mapping)][:4],
-        "foreign": bool(features.get("cust_foreign", 0.0)),
-        "new_device": bool(features.get("cust_new_device", 0.0)),
-        "night": bool(features.get("is_night", 0.0)),
-        "_profile": {name: features[name] for name in PROFILE_FEATURES if name in features},
-    }
+    codes = tuple(sys.intern(str(r.get("code", ""))) for r in reasons if isinstance(r, Mapping))[:4]
+    outcome = decision.get("outcome")
+    return (
+        tx_id,
+        decision.get("ts"),
+        features.get("amount"),
+        sys.intern(outcome) if isinstance(outcome, str) else outcome,
+        decision.get("fraud_score"),
+        decision.get("anomaly_score"),
+        codes,
+        bool(features.get("cust_foreign", 0.0)),
+        bool(features.get("cust_new_device", 0.0)),
+        bool(features.get("is_night", 0.0)),
+    )
