@@ -64,7 +64,7 @@ def plot(
     bottom.set_xlabel("seconds since the command started")
     bottom.set_ylabel("MiB")
     for axes in (top, middle, bottom):
-        axes.legend(loc="lower right")
+        axes.legend(loc="best")
         axes.grid(alpha=0.3)
         axes.set_ylim(bottom=0)
     figure.tight_layout()
