@@ -54,7 +54,9 @@ class EngineFeedback:
         self.publisher = publisher
 
     def on_decisions(self, results: Sequence[DecisionResult]) -> None:
-        """Decisions just taken: horizons start, offers open, versions publish on time."""
+        """Decisions just taken: horizons start, labels that came early are learnt, offers
+        open, versions publish on time."""
+        before = self.labels.learnt
         for result in results:
             decision = result.decision
             self.labels.on_decision(decision.tx_id, decision.ts)
@@ -64,7 +66,6 @@ class EngineFeedback:
                         self.offers.remember(
                             trigger.trigger_id, trigger.code, trigger.offer_id, decision.features
                         )
-        before = self.labels.learnt
         if results and self.labels.feed == "chargebacks":
             self.labels.advance(results[-1].decision.ts)
         self._published_since(before)

@@ -115,7 +115,8 @@ class Metrics:
         self.model_labels = Counter(
             "verdict_model_labels_total",
             "Labels offered to a model: learnt (fraud, legitimate, legitimate after the label "
-            "horizon) or ignored (no feature snapshot: unknown, expired or repeated).",
+            "horizon), early (before their transaction's decision: learnt when it is taken) or "
+            "ignored (no feature snapshot: unknown, expired or repeated).",
             ["role", "outcome"],
             registry=registry,
         )

@@ -14,7 +14,10 @@ it). Two feeds are supported:
   precision (``benchmarks/results/models.md``). A label for a transaction whose horizon has
   passed (a late chargeback) is learnt when it arrives.
 
-A label whose snapshot is gone (unknown transaction, expired, a repeat) is counted in
+A label that comes before its transaction's decision (a replay at full speed, a worker catching
+up on its transactions while labels flow) waits, counted as ``early``, and is learnt when the
+decision is taken; at most ``max_early`` wait, the oldest given up first. A label whose
+snapshot is gone (unknown transaction, expired, a repeat) is counted in
 ``verdict_model_labels_total{outcome="ignored"}`` and dropped: never an error.
 
 >>> from events.records import Label
@@ -22,20 +25,23 @@ A label whose snapshot is gone (unknown transaction, expired, a repeat) is count
 ...     def learn_label(self, label):
 ...         return {"amount": 900.0} if label.tx_id == "t1" else None
 ...     def snapshot(self, tx_id):
-...         return {"amount": 20.0}
+...         return {"amount": 900.0} if tx_id == "t1" else None
 >>> from models.fraud import FraudModel
 >>> learner = LabelLearner(FraudModel(), Store())
 >>> learner.on_label(Label(tx_id="t1", is_fraud=True, ts=1772362800.0, source="chargeback"))
 True
->>> learner.on_label(Label(tx_id="nope", is_fraud=True, ts=1772362800.0, source="chargeback"))
-False
+>>> learner.on_label(Label(tx_id="t2", is_fraud=False, ts=1772362800.0, source="analyst"))
+True
+>>> dict(learner.counts)  # t2 is not decided yet: its label waits
+{'fraud': 1, 'early': 1}
+>>> learner.on_decision("t2", 1772362000.0)  # decided: still no snapshot here, so dropped
 >>> dict(learner.counts)
-{'fraud': 1, 'ignored': 1}
+{'fraud': 1, 'early': 1, 'ignored': 1}
 """
 
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
 from typing import Literal, Protocol
 
 from events.metrics import Metrics
@@ -75,6 +81,8 @@ class LabelLearner:
         Where labels learnt and ignored are counted (optional).
     role
         The ``role`` label of the metric.
+    max_early
+        Labels kept waiting for their transaction's decision, at most (0: none wait).
     """
 
     def __init__(
@@ -85,6 +93,7 @@ class LabelLearner:
         label_horizon_s: float = 30 * 86400.0,
         metrics: Metrics | None = None,
         role: str = "fraud",
+        max_early: int = 50_000,
     ) -> None:
         if feed not in ("explicit", "chargebacks"):
             raise ValueError(f"unknown label feed {feed!r}: explicit or chargebacks")
@@ -99,6 +108,8 @@ class LabelLearner:
         self._pending: deque[tuple[float, str]] = deque()
         self._waiting: set[str] = set()  # the transactions of _pending
         self._held: dict[str, tuple[dict[str, float], bool]] = {}  # labels waiting with them
+        self.max_early = max_early
+        self._early: OrderedDict[str, Label] = OrderedDict()  # labels before their decision
 
     def _count(self, outcome: str) -> None:
         self.counts[outcome] += 1
@@ -111,21 +122,37 @@ class LabelLearner:
         self._count(outcome)
 
     def on_decision(self, tx_id: str, ts: float) -> None:
-        """A transaction was decided (``chargebacks``: it now waits for the horizon)."""
+        """A transaction was decided (``chargebacks``: it now waits for the horizon); a label
+        that came before it is taken now."""
         if self.feed == "chargebacks" and tx_id not in self._waiting:
             self._pending.append((ts, tx_id))
             self._waiting.add(tx_id)
+        if self._early:
+            early = self._early.pop(tx_id, None)
+            if early is not None:
+                self._take(early, may_wait=False)
 
     def on_label(self, label: Label) -> bool:
         """Take one label; whether it was kept (``False``: no snapshot, ignored).
 
         ``explicit``: learnt at once. ``chargebacks``: held until its transaction's horizon,
-        or learnt at once when that has passed.
+        or learnt at once when that has passed. Without a snapshot it waits for the decision
+        (see the module docstring).
         """
+        return self._take(label, may_wait=True)
+
+    def _take(self, label: Label, may_wait: bool) -> bool:
         if self.feed == "chargebacks":
             self.advance(label.ts)
         features = self.store.learn_label(label)
-        if features is None:
+        if features is None:  # early when its transaction is not known at all (yet)
+            if may_wait and self.max_early > 0 and self.store.snapshot(label.tx_id) is None:
+                self._early[label.tx_id] = label
+                self._count("early")
+                while len(self._early) > self.max_early:
+                    self._early.popitem(last=False)
+                    self._count("ignored")
+                return True
             self._count("ignored")
             return False
         if label.tx_id in self._waiting:

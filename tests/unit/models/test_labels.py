@@ -46,7 +46,7 @@ def label(tx: str, fraud: bool, days: float) -> Label:
 def test_explicit_labels_are_learnt_and_missing_snapshots_counted() -> None:
     metrics = Metrics(CollectorRegistry())
     model = Recorder()
-    learner = LabelLearner(model, Store(), "explicit", metrics=metrics)
+    learner = LabelLearner(model, Store(), "explicit", metrics=metrics, max_early=0)
     assert learner.on_label(label("t1", True, 7))
     assert learner.on_label(label("t2", False, 7))
     assert not learner.on_label(label("t9", True, 7))  # expired
@@ -56,6 +56,44 @@ def test_explicit_labels_are_learnt_and_missing_snapshots_counted() -> None:
     ignored = metrics.model_labels.labels(role="fraud", outcome="ignored")
     assert ignored._value.get() == 2
     assert learner.learnt == 2
+
+
+class RepeatingStore(Store):
+    """A store whose snapshots are known but whose labels were applied already (repeats)."""
+
+    def learn_label(self, label: Label) -> dict[str, float] | None:
+        return None
+
+
+def test_a_label_before_its_decision_waits_and_is_learnt_when_it_is_taken() -> None:
+    model, store = Recorder(), Store()
+    learner = LabelLearner(model, store, "explicit", max_early=2)
+    assert learner.on_label(label("t20", True, 1))  # t20 is not decided yet
+    assert model.learnt == [] and learner.counts["early"] == 1
+    learner.on_decision("t5", T0)  # another transaction: nothing happens
+    assert model.learnt == []
+    store.snapshots["t20"] = {"amount": 20.0}  # the decision takes its snapshot...
+    learner.on_decision("t20", T0)  # ...and the label is learnt with it
+    assert model.learnt == [(20.0, True)]
+    assert learner.learnt == 1
+
+
+def test_early_labels_are_bounded_the_oldest_given_up_first() -> None:
+    model, store = Recorder(), Store()
+    learner = LabelLearner(model, store, "explicit", max_early=2)
+    for tx in ("x1", "x2", "x3"):
+        learner.on_label(label(tx, False, 1))
+    assert learner.counts["ignored"] == 1  # x1 gave way to x3
+    store.snapshots |= {"x1": {"amount": 1.0}, "x3": {"amount": 3.0}}
+    learner.on_decision("x1", T0)
+    learner.on_decision("x3", T0)
+    assert model.learnt == [(3.0, False)]
+
+
+def test_a_repeated_label_is_ignored_not_kept_waiting() -> None:
+    learner = LabelLearner(Recorder(), RepeatingStore(), "explicit")
+    assert not learner.on_label(label("t1", True, 7))  # its transaction is known
+    assert dict(learner.counts) == {"ignored": 1}
 
 
 def test_chargebacks_learn_each_transaction_at_its_horizon() -> None:
