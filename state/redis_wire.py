@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
 from redis.backoff import NoBackoff
@@ -32,6 +33,21 @@ def client_from_settings(settings: RedisSettings) -> redis.Redis:
         retry=Retry(NoBackoff(), 0),
         health_check_interval=0,
     )
+
+
+def url_with_db(url: str, db: int) -> str:
+    """``url`` pointing at database ``db`` (``redis://``, ``rediss://`` or ``unix://``).
+
+    >>> url_with_db("redis://127.0.0.1:6379/0", 14)
+    'redis://127.0.0.1:6379/14'
+    >>> url_with_db("redis://h:1", 2), url_with_db("unix:///tmp/r.sock?db=3", 14)
+    ('redis://h:1/2', 'unix:///tmp/r.sock?db=14')
+    """
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        query = [(k, v) for k, v in parse_qsl(parts.query) if k != "db"] + [("db", str(db))]
+        return f"unix://{parts.netloc}{parts.path}?{urlencode(query)}"  # keeps the //
+    return urlunsplit(parts._replace(path=f"/{db}"))
 
 
 def error_kind(error: BaseException) -> str:

@@ -18,7 +18,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import aiohttp
 import orjson
@@ -30,13 +30,20 @@ from models.evaluation import average_precision, roc_auc
 from replay.producer import ReplaySummary, publish
 from replay.simulator import SimulationConfig, SimulationSummary, parse_scenarios, simulate
 from replay.sources import BadLine, merge_by_time, read_records
+from state.redis_wire import client_from_settings, url_with_db
+from state.settings import RedisSettings
 from verdict import plots
 from verdict.demo_outputs import OutputReader, Outputs, Scored, scored
 from verdict.demo_plots import draw
 from verdict.demo_report import print_summary, write_report
+from verdict.processes import StackError
 from verdict.serve import run_worker
 from verdict.settings import Settings
 from verdict.stack import EmbeddedStack
+
+#: The Redis database of the demo's state (emptied at each run) and the key that marks it so.
+DEMO_DB: Final = 14
+DEMO_MARK: Final = "verdict:demo"
 
 
 @dataclass(frozen=True)
@@ -112,6 +119,31 @@ class DemoReport:
         }
 
 
+def claim_demo_database(
+    redis_settings: RedisSettings, run_id: str, db: int = DEMO_DB
+) -> RedisSettings:
+    """Redis database ``db`` (:data:`DEMO_DB`), emptied: each demo starts from empty state.
+
+    The simulated week has the same transaction ids every time, so state left by an earlier
+    demo made every transaction a repeat and every label old news (the fraud model never
+    learnt). A database that holds anything but an earlier demo's state is left alone.
+    """
+    claimed = redis_settings.model_copy(update={"url": url_with_db(redis_settings.url, db)})
+    client = client_from_settings(claimed)
+    try:
+        if client.dbsize() and not client.exists(DEMO_MARK):
+            raise StackError(
+                f"Redis database {db} ({claimed.url}) holds data that is not the demo's; "
+                "the demo empties its database: empty it, or point VERDICT_REDIS__URL at "
+                "another Redis"
+            )
+        client.flushdb()
+        client.set(DEMO_MARK, run_id)
+    finally:
+        client.close()
+    return claimed
+
+
 def _free_port(preferred: int) -> int:
     with socket.socket() as probe:
         try:
@@ -176,6 +208,7 @@ async def _run_engine(
     run_id = f"verdict-demo-{int(time.time())}"
     worker_settings = settings.model_copy(
         update={
+            "redis": claim_demo_database(settings.redis, run_id),
             "stream": settings.stream.model_copy(
                 update={"app_id": run_id, "data_dir": str(options.out_dir / "worker")}
             ),
@@ -183,7 +216,10 @@ async def _run_engine(
             "models": settings.models.model_copy(update={"registry_prefix": f"{run_id}:model"}),
         }
     )
-    console.print(f"[bold]3/5 engine[/bold]: stream worker + inline API on 127.0.0.1:{port}")
+    console.print(
+        f"[bold]3/5 engine[/bold]: stream worker + inline API on 127.0.0.1:{port}; state in "
+        f"Redis database {DEMO_DB}, emptied first"
+    )
     stop = asyncio.Event()
     worker = asyncio.create_task(
         run_worker(worker_settings, port=port, registry=CollectorRegistry(), stop=stop)
