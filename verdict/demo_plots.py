@@ -71,6 +71,6 @@ def _quality(truth: Scored, path: Path) -> Path:
         {name: plots.roc_points(y, s) for name, s in scores.items()},
         {name: plots.pr_points(y, s) for name, s in scores.items()},
         f"verdict demo: the week's {len(y):,} labelled decisions (models learning online from "
-        "day one, labels a day late)",
+        "day one, labels as the replay delivers them)",
         base_rate=float(y.mean()),
     )

@@ -62,7 +62,9 @@ def _lines(report: dict[str, Any], outputs: Outputs) -> list[tuple[str, str]]:
                 "quality",
                 f"fraud AUC {quality['fraud_auc']:.3f}, AP {quality['fraud_ap']:.3f}; "
                 f"anomaly AUC {quality['anomaly_auc']:.3f} (learning online from day "
-                "one, labels a day late)",
+                "one; a full-speed replay delivers each label as soon as its decision is "
+                "taken, not a day later, so this depends on timing: `verdict backtest` "
+                "measures on event time)",
             )
         )
     return rows
