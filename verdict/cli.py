@@ -245,7 +245,7 @@ def bench(
     for bench_name in names:
         console.print(f"[bold]bench {bench_name}[/bold] ...")
         result = run_benchmark(bench_name, context)
-        Console().print(render_markdown(result))
+        Console().print(render_markdown(result), markup=False)
 
 
 @app.command()
