@@ -21,7 +21,7 @@ import asyncio
 import hmac
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
@@ -54,7 +54,7 @@ from events.parsing import (
     parse_offer_response,
     parse_transaction,
 )
-from events.records import DEFAULT_CURRENCY, CustomerProfile, Event
+from events.records import DEFAULT_CURRENCY, CustomerProfile, Event, Transaction
 from state.store import Entity
 
 log = logging.getLogger(__name__)
@@ -141,6 +141,34 @@ class ApiServices:
     metrics: Metrics
     readiness: Callable[[], Mapping[str, bool]]
     segment: Callable[[Mapping[str, float]], str] | None = None
+    feedback: DecisionFeedback | None = None
+
+
+class DecisionFeedback(Protocol):
+    """What learns from decisions as they are taken (:class:`decisions.feedback.EngineFeedback`):
+    label horizons start, early labels are learnt, offers open for their responses."""
+
+    def on_decisions(self, results: Sequence[DecisionResult]) -> None:
+        """Decisions just taken."""
+        ...
+
+
+class _DecideAndLearn:
+    """The engine's batches, each handed to the feedback once decided, as on the stream path.
+    Learning never fails a payment: an error there is logged, the decisions still answered."""
+
+    def __init__(self, engine: DecisionEngine, feedback: DecisionFeedback | None) -> None:
+        self._engine = engine
+        self._feedback = feedback
+
+    def decide_many(self, txs: Sequence[Transaction]) -> list[DecisionResult]:
+        results = self._engine.decide_many(txs)
+        if self._feedback is not None:
+            try:
+                self._feedback.on_decisions(results)
+            except Exception:
+                log.exception("feedback on %d inline decisions failed", len(results))
+        return results
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -262,7 +290,9 @@ class _Routes:
         self._currency = currency
         self._alert_key = settings.pseudonym_key.get_secret_value().encode()
         self._openapi = orjson.dumps(openapi_document())
-        self._batcher: DecisionBatcher[DecisionResult] = DecisionBatcher(services.engine)
+        self._batcher: DecisionBatcher[DecisionResult] = DecisionBatcher(
+            _DecideAndLearn(services.engine, services.feedback)
+        )
 
     async def _body(self, request: web.Request) -> bytes:
         if (request.content_length or 0) > self._settings.max_body_bytes:

@@ -127,6 +127,7 @@ async def run_worker(
         metrics,
         lambda: _readiness(settings, parts),
         lambda features: policy_tier(parts, features),
+        parts.feedback,  # inline decisions start label horizons and open offers too
     )
     api = create_app(services, settings.api, default_currency=settings.events.default_currency)
     console = Console(settings.api, settings.kafka.bootstrap_servers, publisher)

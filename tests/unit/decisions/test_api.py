@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from decisions.api import ApiServices, ApiSettings, create_app
 from decisions.caps import InMemoryCapStore
-from decisions.engine import DecisionEngine
+from decisions.engine import DecisionEngine, DecisionResult
 from decisions.policy_file import PolicyHolder, load_policy
 from decisions.sources import Scores
 from events.metrics import Metrics
@@ -198,3 +198,37 @@ async def test_unknown_routes_and_methods_answer_json_4xx(api: Api) -> None:
     assert (await missing.json())["error"] == "not_found"
     wrong_method = await api.client.get("/v1/decisions")
     assert wrong_method.status == 405
+
+
+class Feedback:
+    """Records the decisions handed to the learning side; fails on demand."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.seen: list[str] = []
+
+    def on_decisions(self, results: Sequence[DecisionResult]) -> None:
+        if self.fail:
+            raise RuntimeError("the learner is broken")
+        self.seen += [result.decision.tx_id for result in results]
+
+
+@pytest.mark.parametrize("fail", [False, True], ids=["learns", "learner-fails"])
+async def test_inline_decisions_feed_the_learning_side_as_the_stream_does(fail: bool) -> None:
+    engine = DecisionEngine(
+        PolicyHolder(load_policy()), InMemoryFeatureStore(), Risky(), InMemoryCapStore()
+    )
+    feedback = Feedback(fail)
+    services = ApiServices(
+        engine, InMemoryFeatureStore(), Sink(), Metrics(CollectorRegistry()), dict,
+        feedback=feedback,
+    )  # fmt: skip
+    client = TestClient(TestServer(create_app(services, ApiSettings())))
+    await client.start_server()
+    try:
+        response = await client.post("/v1/decisions", data=orjson.dumps(TX))
+        assert response.status == 200  # a learner that fails never fails the payment
+        assert (await response.json())["tx_id"] == "t1"
+    finally:
+        await client.close()
+    assert feedback.seen == ([] if fail else ["t1"])
