@@ -17,6 +17,7 @@ import socket
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, Final
 
@@ -54,6 +55,8 @@ class DemoOptions:
     customers: int = 3000
     terminals: int = 6000
     days: int = 7
+    #: The week's first day: 23-29 April holds the salary days (25th-28th), so salary offers show.
+    start: date = date(2018, 4, 23)
     seed: int = 7
     label_delay: str = "1d"
     inline_requests: int = 500
@@ -174,6 +177,7 @@ def run_demo(settings: Settings, options: DemoOptions, console: Console) -> Demo
             customers=options.customers,
             terminals=options.terminals,
             days=options.days,
+            start=options.start,
             seed=options.seed,
             scenarios=parse_scenarios("all"),
             label_delay_s=parse_duration(options.label_delay),
