@@ -34,6 +34,7 @@ from events import topics
 from streams.admin import ensure_topics
 from streams.settings import KafkaSettings
 from verdict.embedded import EmbeddedBroker
+from verdict.processes import end_child
 from verdict.settings import StackSettings
 
 ROOT: Final = Path(__file__).resolve().parent.parent
@@ -96,14 +97,7 @@ class PrivateRedis:
 
     def stop(self) -> None:
         """Stop the server gracefully (SIGTERM: the append-only file is flushed)."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=5)
+        end_child(self.process, timeout_s=30)
 
     def used_memory(self) -> int:
         """``used_memory`` of INFO, in bytes (0 while the server does not answer)."""
@@ -249,14 +243,7 @@ class Serve:
 
     def stop(self) -> None:
         """End the worker if it still runs (SIGTERM, then SIGKILL)."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=5)
+        end_child(self.process, timeout_s=30)
 
     def log(self) -> str:
         """The worker's log so far."""

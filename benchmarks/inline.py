@@ -27,6 +27,7 @@ from typing import Any
 import redis
 
 from benchmarks.harness import BenchContext, BenchResult
+from state.redis_wire import url_with_db
 from streams.admin import ensure_topics
 from streams.settings import KafkaSettings
 from verdict import plots
@@ -178,7 +179,7 @@ def _wait_ready(url: str, timeout_s: float = 60) -> None:
 def run(ctx: BenchContext) -> BenchResult:
     """Open loop at 1,000 requests/s, then saturation, against one ``verdict serve``."""
     seconds = 5.0 if ctx.quick else 20.0
-    redis_url = ctx.settings.redis.url.rsplit("/", 1)[0] + f"/{DB}"
+    redis_url = url_with_db(ctx.settings.redis.url, DB)
     redis.Redis.from_url(redis_url).flushdb()
     with tempfile.TemporaryDirectory() as home:
         kafka = KafkaSettings(url=f"kafka://127.0.0.1:{_free_port()}")

@@ -30,7 +30,7 @@ from benchmarks.harness import BenchContext, BenchResult
 from events.records import CustomerProfile, Transaction
 from state.redis_commands import pack
 from state.redis_store import RedisFeatureStore
-from state.redis_wire import client_from_settings, round_trip
+from state.redis_wire import client_from_settings, round_trip, url_with_db
 from state.settings import RedisSettings
 
 BENCH_DB: Final = 14
@@ -44,8 +44,8 @@ METARANK_BYTES_PER_USER: Final = 0.8 * 1024
 
 def bench_settings(settings: RedisSettings) -> RedisSettings:
     """The configured Redis, database 14, with room for a 500-transaction batch."""
-    base = settings.url.rsplit("/", 1)[0] if settings.url.count("/") > 2 else settings.url
-    return settings.model_copy(update={"url": f"{base}/{BENCH_DB}", "socket_timeout_s": 5.0})
+    url = url_with_db(settings.url, BENCH_DB)
+    return settings.model_copy(update={"url": url, "socket_timeout_s": 5.0})
 
 
 def population(customers: int, days: int, seed: int = 7) -> list[Transaction]:

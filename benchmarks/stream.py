@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -54,10 +53,12 @@ from benchmarks.stream_data import (
 from benchmarks.stream_plot import PLOT, plot, timeline
 from events import topics
 from replay.producer import publish, replay_files
+from state.redis_wire import url_with_db
 from state.settings import RedisSettings
 from streams.admin import ensure_topics
 from streams.settings import KafkaSettings
 from verdict.embedded import EmbeddedBroker
+from verdict.processes import end_child
 from verdict.settings import StackSettings
 
 BENCH_DB: Final = 13
@@ -78,8 +79,8 @@ def _free_port() -> int:
 
 
 def _bench_redis(settings: RedisSettings) -> RedisSettings:
-    base = settings.url.rsplit("/", 1)[0] if settings.url.count("/") > 2 else settings.url
-    return settings.model_copy(update={"url": f"{base}/{BENCH_DB}", "socket_timeout_s": 5.0})
+    url = url_with_db(settings.url, BENCH_DB)
+    return settings.model_copy(update={"url": url, "socket_timeout_s": 5.0})
 
 
 class _Worker:
@@ -149,14 +150,7 @@ class _Worker:
         raise TimeoutError(f"verdict serve decided fewer than {decisions} in {timeout_s:.0f} s")
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=5)
+        end_child(self.process, timeout_s=30)
 
 
 def _bare_agent(kafka: KafkaSettings, folder: Path, count: int) -> dict[str, Any]:

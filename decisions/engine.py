@@ -165,9 +165,9 @@ class DecisionEngine:
                     )
                 ]
         except DEPENDENCY_ERRORS as error:
-            if self.breaker is not None:
-                self.breaker.trip(error)
             if require_features:
+                if self.breaker is not None:
+                    self.breaker.trip(error)
                 raise DependencyUnavailableError(f"feature store: {error}") from error
             left = len(txs) - len(results)
             self._failed(f"feature store unavailable, deciding on {left} without", error)

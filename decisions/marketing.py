@@ -179,11 +179,11 @@ def settle(
     decisions cost no round trip here. Store errors propagate: the caller then holds back
     what needs the store (see :func:`unavailable`).
     """
+    if not needs_store(outcome, candidates, policy):
+        return list(candidates), []
     declined = outcome == "decline" and policy.quiet_days_after_decline > 0
     capped = [c for c in candidates if c.marketing or c.cooldown_s > 0]
     admitted = [c for c in candidates if not (c.marketing or c.cooldown_s > 0)]
-    if not capped and not declined:
-        return admitted, []
     verdicts = store.admit(
         customer_id,
         to_ms(ts),

@@ -210,6 +210,19 @@ def stop_process(pid: int, timeout_s: float) -> bool:
     return True
 
 
+def end_child(child: subprocess.Popen[bytes] | None, timeout_s: float) -> None:
+    """End a child process if it still runs: SIGTERM, wait up to ``timeout_s``, then SIGKILL
+    (and reap it either way)."""
+    if child is None or child.poll() is not None:
+        return
+    child.send_signal(signal.SIGTERM)
+    try:
+        child.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait(timeout=5)
+
+
 def log_tail(path: Path, lines: int = 20) -> str:
     """The last ``lines`` lines of the latest run in a log file, indented for a message."""
     try:

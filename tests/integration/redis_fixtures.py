@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from state.redis_wire import url_with_db
 from state.settings import RedisSettings
 
 TEST_DB = int(os.environ.get("TEST_REDIS_DB", "15"))
@@ -31,9 +32,7 @@ def _reachable(url: str) -> bool:
 @pytest.fixture(scope="session")
 def redis_settings() -> Iterator[RedisSettings]:
     """Settings that point at a real Redis, on the test database."""
-    base = os.environ.get("VERDICT_REDIS__URL", "redis://127.0.0.1:6379/0")
-    host_url = base.rsplit("/", 1)[0] if base.count("/") > 2 else base
-    url = f"{host_url}/{TEST_DB}"
+    url = url_with_db(os.environ.get("VERDICT_REDIS__URL", "redis://127.0.0.1:6379/0"), TEST_DB)
     if _reachable(url):
         yield RedisSettings(url=url)
         return

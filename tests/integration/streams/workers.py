@@ -25,6 +25,7 @@ from state.memory_store import InMemoryFeatureStore
 from state.redis_store import RedisFeatureStore
 from state.store import Entity
 from streams.settings import KafkaSettings
+from verdict.processes import end_child
 
 T0: Final = 1_772_445_600  # 2026-03-02 10:00 UTC
 ROOT: Final = Path(__file__).resolve().parents[3]
@@ -156,14 +157,7 @@ class ServeProcess:
 
     def stop(self) -> None:
         """End the worker if it still runs (SIGTERM, then SIGKILL)."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=5)
+        end_child(self.process, timeout_s=20)
 
     def log(self) -> str:
         """The tail of the worker's log (for failure messages)."""
