@@ -81,7 +81,8 @@ def plans(quick: bool) -> tuple[int, OutagePlan, SoakPlan]:
         overflow_rate=200, overflow_outage_s=4,
     )  # fmt: skip
     return 10_000, outage, SoakPlan(saturation_s=3, soak_s=40, warm_up_s=10, stream_rate=50,
-                                    sample_s=2)  # fmt: skip
+                                    sample_s=2, inline_customers=500,
+                                    stream_customers=50)  # fmt: skip
 
 
 def run_parts(ctx: BenchContext, parts: tuple[str, ...] = PARTS) -> BenchResult:
@@ -112,7 +113,7 @@ def run_parts(ctx: BenchContext, parts: tuple[str, ...] = PARTS) -> BenchResult:
             soak = run_soak(folder / "soak", soak_plan, ctx.out_dir)
             figures |= soak.figures
             ctx.out_dir.mkdir(parents=True, exist_ok=True)
-            plot(soak, ctx.out_dir / PLOT, soak_plan.warm_up_s)
+            plot(soak, ctx.out_dir / PLOT, soak.warm_up_s)
     notes.append(
         "load average (1 min) before each part on this shared 2-core machine: "
         + ", ".join(f"{k} {v:.2f}" for k, v in load.items())
@@ -156,16 +157,21 @@ def _report(outage: OutagePlan, soak_plan: SoakPlan, soak: SoakOutcome | None) -
     if soak is not None:
         lines += [
             "",
-            f"## Soak: {soak_plan.soak_s:.0f} s at 70% of the saturation measured first",
+            f"## Soak: {soak_plan.soak_s:.0f} s at 70% of the saturation measured first, after "
+            f"a warm-up of {soak.warm_up_s:.0f} s",
             "",
             f"![memory and p99 over the soak]({PLOT})",
             "",
-            "| period | requests | errors | p50 ms | p99 ms | max ms |",
-            "|---:|---:|---:|---:|---:|---:|",
+            "| period | requests | errors | p50 ms | p99 ms | max ms | server p99 ms | sent late "
+            "p99 ms | worker CPU | Redis CPU | µs per script |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         lines += [
             f"| {m['minute']:.0f} | {m['requests']:,.0f} | {m['errors']:.0f} | "
-            f"{m['p50_ms']:.2f} | {m['p99_ms']:.2f} | {m['max_ms']:.1f} |"
+            f"{m['p50_ms']:.2f} | {m['p99_ms']:.2f} | {m['max_ms']:.1f} | "
+            f"{m.get('server_p99_ms', 0.0):.2f} | {m.get('sent_late_p99_ms', 0.0):.2f} | "
+            f"{m.get('worker_cpu', 0.0):.0%} | "
+            f"{m.get('redis_cpu', 0.0):.0%} | {m.get('script_us', 0.0):.1f} |"
             for m in soak.minutes
         ]
         lines += [

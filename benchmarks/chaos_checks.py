@@ -80,19 +80,27 @@ def covering(ids: Iterable[str], key: str = "tx_id") -> Done:
 
 
 def synthetic_stream(
-    n: int, prefix: str, *, customers: int = 300, start: float = 1_772_445_600.0, seed: int = 1
+    n: int,
+    prefix: str,
+    *,
+    customers: int = 300,
+    terminals: int = 200,
+    spacing_s: float = 17.0,
+    start: float = 1_772_445_600.0,
+    seed: int = 1,
 ) -> list[dict[str, Any]]:
-    """``n`` transactions in event-time order (17 s apart) of the prefix's own entities."""
+    """``n`` transactions in event-time order (``spacing_s`` apart) of the prefix's own
+    entities."""
     rnd = random.Random(seed)
     txs: list[dict[str, Any]] = []
     for i in range(n):
         customer = f"{prefix}c{rnd.randrange(customers):04d}"
         tx: dict[str, Any] = {
             "tx_id": f"{prefix}{i:07d}",
-            "ts": start + i * 17 + rnd.random(),
+            "ts": start + i * spacing_s + rnd.random() * min(spacing_s, 1.0),
             "customer_id": customer,
             "amount": round(rnd.lognormvariate(3.5, 1.0), 2),
-            "terminal_id": f"{prefix}t{rnd.randrange(200):04d}",
+            "terminal_id": f"{prefix}t{rnd.randrange(terminals):04d}",
             "country": "FR" if rnd.random() < 0.95 else "DE",
         }
         if rnd.random() < 0.3:

@@ -2,10 +2,12 @@
 
 Open loop, as in :mod:`benchmarks.inline`: request ``i`` is due at ``t0 + i / rate`` whatever
 happened before, and its latency counts from when it was due, so a server that stalls shows
-it. Each request is kept as ``(due_s, latency_ms, status, degraded)`` (status 0: no answer
-within the client timeout), so any window (an outage, a minute of a soak) can be cut out
-afterwards. The generator runs in a process of its own (``python -m benchmarks.chaos_load``)
-so that it does not share the server's event loop; it writes its records as JSON.
+it. Each request is kept as ``(due_s, latency_ms, status, degraded, server_ms, late_ms)``
+(status 0: no answer within the client timeout; ``server_ms`` from the ``Server-Timing``
+header, -1 without one; ``late_ms`` how late the generator itself sent it), so any window
+(an outage, a minute of a soak) can be cut out afterwards. The generator runs in a process of
+its own (``python -m benchmarks.chaos_load``) so that it does not share the server's event
+loop; it writes its records as JSON.
 Transaction ``i`` has ``tx_id`` ``<prefix><i>``, customers and terminals of the prefix only, so
 the inline load never touches the entities of a stream it runs beside.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import subprocess
 import sys
 import time
@@ -31,11 +34,11 @@ T0: Final = 1_772_445_600
 CLIENT_TIMEOUT_S: Final = 5.0
 
 
-def body(prefix: str, i: int, customers: int) -> dict[str, Any]:
-    """The transaction of request ``i``."""
+def body(prefix: str, i: int, customers: int, spacing_s: float = 1.0) -> dict[str, Any]:
+    """The transaction of request ``i``, ``spacing_s`` of event time after request ``i - 1``."""
     return {
         "tx_id": f"{prefix}{i}",
-        "ts": T0 + i,
+        "ts": T0 + i * spacing_s,
         "customer_id": f"{prefix}c{i % customers}",
         "amount": float(5 + (i * 37) % 500),
         "terminal_id": f"{prefix}t{i % 900}",
@@ -44,27 +47,44 @@ def body(prefix: str, i: int, customers: int) -> dict[str, Any]:
 
 
 async def load(
-    url: str, rate: float, seconds: float, prefix: str, customers: int, closed: int = 0
+    url: str,
+    rate: float,
+    seconds: float,
+    prefix: str,
+    customers: int,
+    closed: int = 0,
+    spacing_s: float = 1.0,
 ) -> dict[str, Any]:
     """Send decisions open loop at ``rate``/s (or closed loop on ``closed`` connections)."""
     import aiohttp
 
-    records: list[tuple[float, float, int, bool]] = []
+    records: list[tuple[float, float, int, bool, float, float]] = []
     counter = 0
 
     async def one(session: aiohttp.ClientSession, i: int, due: float) -> None:
-        status, degraded = 0, False
+        status, degraded, server_ms = 0, False, -1.0
+        late_ms = (time.perf_counter() - due) * 1000  # the generator's own delay in sending
         try:
-            async with session.post(url, json=body(prefix, i, customers)) as response:
+            async with session.post(url, json=body(prefix, i, customers, spacing_s)) as response:
                 payload = await response.read()
                 status = response.status
                 if status == 200:
                     degraded = bool(orjson.loads(payload).get("degraded"))
+                timing = response.headers.get("Server-Timing")
+                if timing is not None:
+                    server_ms = float(timing.rsplit("=", 1)[1])
         except (TimeoutError, aiohttp.ClientError):
             status = 0
         now = time.perf_counter()
-        records.append((due - started, (now - due) * 1000, status, degraded))
+        records.append((due - started, (now - due) * 1000, status, degraded, server_ms, late_ms))
 
+    # The generator's own collections would delay its requests and pass for the server's
+    # latency (pauses of up to 180 ms in a five-minute soak): none while it runs. What it
+    # keeps is its records (flat tuples) and the tasks in flight.
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    pauses = _GcPauses()  # none, unless something turns the collector back on
     timeout = aiohttp.ClientTimeout(total=CLIENT_TIMEOUT_S)
     connector = aiohttp.TCPConnector(limit=256)
     started_epoch = time.time()
@@ -80,19 +100,48 @@ async def load(
 
             await asyncio.gather(*(loop() for _ in range(closed)))
         else:
-            tasks = []
-            for i in range(int(rate * seconds)):
+            pending: set[asyncio.Task[None]] = set()  # only the unanswered: a long run's
+            for i in range(int(rate * seconds)):  # finished tasks would load the client's GC
                 due = started + i / rate
                 delay = due - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                tasks.append(asyncio.create_task(one(session, i, due)))
-            await asyncio.gather(*tasks)
+                task = asyncio.create_task(one(session, i, due))
+                pending.add(task)
+                task.add_done_callback(pending.discard)
+            await asyncio.gather(*pending)
+    pauses.stop()
+    gc.enable()
     return {
         "started_epoch": started_epoch,
         "seconds": time.perf_counter() - started,
         "records": sorted(records),
+        "client_gc_pauses": pauses.slow,
     }
+
+
+class _GcPauses:
+    """The load generator's own garbage-collection pauses (they delay its requests and
+    answers, and would pass for the server's latency): ``slow`` keeps each pause of at least
+    ``at_least_ms`` as ``(seconds since start, generation, ms)``."""
+
+    def __init__(self, at_least_ms: float = 5.0) -> None:
+        self.slow: list[tuple[float, int, float]] = []
+        self._at_least_ms = at_least_ms
+        self._origin = self._began = time.perf_counter()
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        now = time.perf_counter()
+        if phase == "start":
+            self._began = now
+        elif (ms := (now - self._began) * 1000) >= self._at_least_ms:
+            self.slow.append((round(now - self._origin, 3), info["generation"], round(ms, 3)))
+
+    def stop(self) -> None:
+        """Stop recording."""
+        if self._on_gc in gc.callbacks:
+            gc.callbacks.remove(self._on_gc)
 
 
 @dataclass(frozen=True)
@@ -107,6 +156,8 @@ class Window:
     p50_ms: float
     p99_ms: float
     max_ms: float
+    server_p99_ms: float = 0.0
+    sent_late_p99_ms: float = 0.0
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -139,6 +190,8 @@ def window(records: list[list[Any]], start_s: float, end_s: float) -> Window:
         p50_ms=percentile(latencies, 0.50),
         p99_ms=percentile(latencies, 0.99),
         max_ms=max(latencies, default=0.0),
+        server_p99_ms=percentile([float(r[4]) for r in inside if len(r) > 4 and r[4] >= 0], 0.99),
+        sent_late_p99_ms=percentile([float(r[5]) for r in inside if len(r) > 5], 0.99),
     )
 
 
@@ -155,12 +208,14 @@ class LoadProcess:
         prefix: str,
         customers: int = 5000,
         closed: int = 0,
+        spacing_s: float = 1.0,
     ) -> None:
         self.out = out
         command = [
             sys.executable, "-m", "benchmarks.chaos_load", "--url", f"{url}/v1/decisions",
             "--rate", str(rate), "--seconds", str(seconds), "--prefix", prefix,
             "--customers", str(customers), "--closed", str(closed), "--out", str(out),
+            "--spacing", str(spacing_s),
         ]  # fmt: skip
         self.started_epoch = time.time()
         self.process = subprocess.Popen(command, cwd=ROOT)
@@ -189,11 +244,11 @@ def main() -> None:
     parser.add_argument("--prefix", required=True)
     parser.add_argument("--customers", type=int, default=5000)
     parser.add_argument("--closed", type=int, default=0)
+    parser.add_argument("--spacing", type=float, default=1.0, help="event-time s per request")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    found = asyncio.run(
-        load(args.url, args.rate, args.seconds, args.prefix, args.customers, args.closed)
-    )
+    plan = (args.url, args.rate, args.seconds, args.prefix, args.customers, args.closed)
+    found = asyncio.run(load(*plan, args.spacing))
     args.out.write_bytes(orjson.dumps(found))
 
 

@@ -58,6 +58,17 @@ def redis_server_binary() -> str:
     return bundled()
 
 
+def cpu_seconds(process: subprocess.Popen[bytes] | None) -> float:
+    """User + system CPU seconds of a running child, from ``/proc`` (0 when it is not running)."""
+    if process is None or process.poll() is not None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class PrivateRedis:
     """A ``redis-server`` of the run's own on a free port, append-only, stopped and restarted
     on the same port with the same data folder."""
@@ -98,6 +109,21 @@ class PrivateRedis:
     def stop(self) -> None:
         """Stop the server gracefully (SIGTERM: the append-only file is flushed)."""
         end_child(self.process, timeout_s=30)
+
+    def cpu_seconds(self) -> float:
+        """CPU time the server has used (user + system; 0 when it is not running)."""
+        return cpu_seconds(self.process)
+
+    def script_time(self) -> tuple[float, float]:
+        """``EVALSHA`` calls and the microseconds Redis spent in them, since it started."""
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5, socket_timeout=2)
+        try:
+            stats = client.info("commandstats").get("cmdstat_evalsha", {})
+            return float(stats.get("calls", 0)), float(stats.get("usec", 0))
+        except (redis.RedisError, OSError):
+            return 0.0, 0.0
+        finally:
+            client.close()
 
     def used_memory(self) -> int:
         """``used_memory`` of INFO, in bytes (0 while the server does not answer)."""
@@ -222,6 +248,10 @@ class Serve:
             except OSError:
                 time.sleep(0.1)
         raise TimeoutError(f"verdict serve did not answer within {timeout_s:.0f} s")
+
+    def cpu_seconds(self) -> float:
+        """CPU time the worker has used (user + system; 0 when it is not running)."""
+        return cpu_seconds(self.process)
 
     def rss_bytes(self) -> int:
         """Resident memory of the worker process (0 when it is not running)."""

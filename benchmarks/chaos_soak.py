@@ -1,12 +1,15 @@
 """Chaos, part 5: load and soak, inline and stream together, memory watched over time.
 
 On a private Redis and broker, one ``verdict serve``: first its saturation (as many inline
-decisions as 32 connections push, closed loop), then ``soak_s`` at 70% of it, open loop: the
-inline requests and a paced stream (``verdict replay``) beside them add up to 70%. Every
-``sample_s`` the worker's resident memory and Redis's ``used_memory`` are sampled.
-Afterwards: errors, the client p99 of each minute, the stream complete with no dead letter,
-memory growth after the warm-up, and Redis memory against a bound computed from the
-per-entity sizes ``verdict bench state`` measured.
+decisions as 32 connections push, closed loop), then a warm-up and ``soak_s`` at 70% of it,
+open loop: the inline requests and a paced stream (``verdict replay``) beside them add up to
+70%. The warm-up lasts until the console's activity book, bounded at ``PER_CUSTOMER``
+decisions for each inline customer, is full (at least ``warm_up_s``): memory growth and p99
+stability are measured after it, on a worker whose bounded structures have stopped filling.
+Every ``sample_s`` the worker's resident memory and CPU, Redis's ``used_memory`` and CPU and
+its time in scripts are sampled. Afterwards: errors, the client and server p99 of each minute,
+the stream complete with no dead letter, memory growth after the warm-up, and Redis memory
+against a bound computed from the per-entity sizes ``verdict bench state`` measured.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from benchmarks.chaos_checks import covering, read_topic, synthetic_stream
 from benchmarks.chaos_load import LoadProcess, window
 from benchmarks.chaos_procs import Broker, PrivateRedis, Serve, finish_replay, replay
 from benchmarks.harness import RESULTS_DIR
+from decisions.console.books import PER_CUSTOMER
 from events import topics
 
 SHARE_OF_SATURATION = 0.7
@@ -33,8 +37,11 @@ STATE_DEFAULTS = {
     "device_state_bytes": 88.0,
     "snapshot_bytes_per_tx": 485.3,
 }
-INLINE_CUSTOMERS = 5000
 INLINE_TERMINALS = 900  # benchmarks.chaos_load.body: terminal i % 900
+#: The stream's population: enough customers that no entity's state dominates, few enough
+#: that the activity book fills for them within the warm-up.
+STREAM_CUSTOMERS = 2_000
+STREAM_TERMINALS = 2_000
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,17 @@ class SoakPlan:
     warm_up_s: float = 60.0
     stream_rate: float = 200.0
     sample_s: float = 5.0
+    inline_customers: int = 5000
+    stream_customers: int = STREAM_CUSTOMERS
+
+    def warm_up_for(self, inline_rate: float) -> float:
+        """Seconds of warm-up at ``inline_rate``: until the activity book is full, for the
+        inline customers and the stream's."""
+        return max(
+            self.warm_up_s,
+            self.inline_customers * PER_CUSTOMER / inline_rate,
+            self.stream_customers * PER_CUSTOMER / self.stream_rate,
+        )
 
 
 @dataclass
@@ -54,8 +72,10 @@ class SoakOutcome:
 
     figures: dict[str, float] = field(default_factory=dict)
     minutes: list[dict[str, float]] = field(default_factory=list)
-    samples: list[tuple[float, float, float]] = field(default_factory=list)
+    #: (seconds, worker RSS, Redis used_memory, worker CPU s, Redis CPU s, EVALSHA calls, their µs)
+    samples: list[tuple[float, ...]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    warm_up_s: float = 0.0
 
 
 def state_sizes(results: Path = RESULTS_DIR) -> dict[str, float]:
@@ -105,21 +125,26 @@ def run_soak(folder: Path, plan: SoakPlan, results: Path = RESULTS_DIR) -> SoakO
         # the inline requests and the stream together make 70% of what the worker can take
         # (a stream transaction counted as one request: it costs a little less, in batches)
         rate = max(SHARE_OF_SATURATION * saturated - plan.stream_rate, 0.1 * saturated)
-        n_stream = int(plan.stream_rate * plan.soak_s)
-        txs = synthetic_stream(n_stream, "ss", seed=5)
+        outcome.warm_up_s = plan.warm_up_for(rate)
+        total_s = outcome.warm_up_s + plan.soak_s
+        n_stream = int(plan.stream_rate * total_s)
+        # event time runs at the wall clock's pace (both loads): five minutes of soak are five
+        # minutes of history, so the entities' state grows as it would in five real minutes
+        txs = synthetic_stream(
+            n_stream, "ss", customers=plan.stream_customers, terminals=STREAM_TERMINALS,
+            spacing_s=1 / plan.stream_rate, seed=5,
+        )  # fmt: skip
         stream = folder / "transactions.soak.jsonl"
         stream.write_bytes(b"\n".join(orjson.dumps(tx) for tx in txs) + b"\n")
         redis_start = server.used_memory()
         started = time.monotonic()
         load = LoadProcess(
-            worker.url, folder / "soak.json", rate=rate, seconds=plan.soak_s, prefix="si",
-            customers=INLINE_CUSTOMERS,
+            worker.url, folder / "soak.json", rate=rate, seconds=total_s, prefix="si",
+            customers=plan.inline_customers, spacing_s=1 / rate,
         )  # fmt: skip
-        replaying = replay(broker.kafka, stream, speed=f"{17 * plan.stream_rate:.0f}")
+        replaying = replay(broker.kafka, stream, speed="1")
         while load.process.poll() is None:
-            outcome.samples.append(
-                (time.monotonic() - started, worker.rss_bytes(), server.used_memory())
-            )
+            outcome.samples.append(_sample(time.monotonic() - started, worker, server))
             time.sleep(plan.sample_s)
         result = load.result()
         finish_replay(replaying, "the soak's stream")
@@ -127,16 +152,17 @@ def run_soak(folder: Path, plan: SoakPlan, results: Path = RESULTS_DIR) -> SoakO
         decisions = read_topic(broker.kafka, topics.DECISIONS, covering(ids), 300)
         dead = read_topic(broker.kafka, topics.DEAD_LETTERS)
         redis_end = server.used_memory()
-        outcome.samples.append((time.monotonic() - started, worker.rss_bytes(), redis_end))
+        outcome.samples.append(_sample(time.monotonic() - started, worker, server))
     finally:
         worker.stop()
         broker.stop()
         server.stop()
     _figures(outcome, plan, result, saturated, rate, txs, decisions, len(dead))
     inline_requests = len(result["records"])
+    inline_customers = min(plan.inline_customers, inline_requests)
     bound = redis_bound(
         state_sizes(results),
-        customers=min(INLINE_CUSTOMERS, inline_requests) + len({t["customer_id"] for t in txs}),
+        customers=inline_customers + len({t["customer_id"] for t in txs}),
         terminals=min(INLINE_TERMINALS, inline_requests) + len({t["terminal_id"] for t in txs}),
         devices=len({t["device_id"] for t in txs if "device_id" in t}),
         txs=inline_requests + len(txs),
@@ -147,6 +173,31 @@ def run_soak(folder: Path, plan: SoakPlan, results: Path = RESULTS_DIR) -> SoakO
         "soak_redis_growth_to_bound": (redis_end - redis_start) / bound if bound else 0.0,
     }
     return outcome
+
+
+def _sample(at: float, worker: Serve, server: PrivateRedis) -> tuple[float, ...]:
+    """One row of :attr:`SoakOutcome.samples`."""
+    calls, usec = server.script_time()
+    return (at, worker.rss_bytes(), server.used_memory(), worker.cpu_seconds(),
+            server.cpu_seconds(), calls, usec)  # fmt: skip
+
+
+def _usage(samples: list[tuple[float, ...]], start_s: float, end_s: float) -> dict[str, float]:
+    """Worker and Redis CPU (share of one core) and µs per ``EVALSHA`` between two times.
+
+    >>> _usage([(0, 0, 0, 1.0, 2.0, 10, 500), (10, 0, 0, 6.0, 4.0, 110, 5500)], 0, 10)
+    {'worker_cpu': 0.5, 'redis_cpu': 0.2, 'script_us': 50.0}
+    """
+    inside = [s for s in samples if start_s <= s[0] <= end_s]
+    if len(inside) < 2:
+        return {"worker_cpu": 0.0, "redis_cpu": 0.0, "script_us": 0.0}
+    first, last = inside[0], inside[-1]
+    seconds, calls = last[0] - first[0], last[5] - first[5]
+    return {
+        "worker_cpu": round((last[3] - first[3]) / seconds, 3),
+        "redis_cpu": round((last[4] - first[4]) / seconds, 3),
+        "script_us": round((last[6] - first[6]) / calls, 1) if calls else 0.0,
+    }
 
 
 def _figures(
@@ -161,29 +212,38 @@ def _figures(
 ) -> None:
     records = result["records"]
     minutes = int(plan.soak_s // 60) if plan.soak_s >= 120 else 4  # short runs: quarters
-    span = plan.soak_s / minutes
+    span, warm = plan.soak_s / minutes, outcome.warm_up_s
     for m in range(minutes):
-        w = window(records, m * span, (m + 1) * span)
+        start, end = warm + m * span, warm + (m + 1) * span
+        w = window(records, start, end)
         outcome.minutes.append(
             {"minute": m + 1.0, "requests": w.requests, "errors": w.server_errors + w.no_answer,
-             "p50_ms": w.p50_ms, "p99_ms": w.p99_ms, "max_ms": w.max_ms}
+             "p50_ms": w.p50_ms, "p99_ms": w.p99_ms, "max_ms": w.max_ms,
+             "server_p99_ms": w.server_p99_ms, "sent_late_p99_ms": w.sent_late_p99_ms}
+            | _usage(outcome.samples, start, end)
         )  # fmt: skip
-    total = window(records, 0, 1e9)
-    warm = [s for s in outcome.samples if s[0] >= plan.warm_up_s] or outcome.samples
-    rss_warm, rss_end = warm[0][1], outcome.samples[-1][1]
+    total, everything = window(records, warm, 1e9), window(records, 0, 1e9)
+    after = [s for s in outcome.samples if s[0] >= warm] or outcome.samples
+    rss_warm, rss_end = after[0][1], outcome.samples[-1][1]
     first, last = outcome.minutes[0]["p99_ms"], outcome.minutes[-1]["p99_ms"]
     decided = {d["tx_id"] for d in decisions}
     outcome.figures = {
         "soak_saturation_per_s": saturated,
         "soak_inline_rate_per_s": rate,
-        "soak_inline_achieved_per_s": total.requests / result["seconds"],
+        "soak_warm_up_s": warm,
+        "soak_inline_achieved_per_s": total.requests / (result["seconds"] - warm),
         "soak_inline_requests": float(total.requests),
-        "soak_inline_errors": float(total.server_errors + total.no_answer),
-        "soak_inline_non_200": float(total.requests - total.ok),
+        "soak_inline_errors": float(everything.server_errors + everything.no_answer),
+        "soak_inline_non_200": float(everything.requests - everything.ok),
         "soak_client_p99_first_minute_ms": first,
         "soak_client_p99_last_minute_ms": last,
         "soak_p99_last_to_first": last / first if first else 0.0,
         "soak_client_p99_ms": total.p99_ms,
+        "soak_server_p99_first_minute_ms": outcome.minutes[0]["server_p99_ms"],
+        "soak_server_p99_last_minute_ms": outcome.minutes[-1]["server_p99_ms"],
+        "soak_client_gc_pause_max_ms": max(
+            (p[2] for p in result.get("client_gc_pauses", [])), default=0.0
+        ),
         "soak_stream_transactions": float(len(txs)),
         "soak_stream_missing": float(len({t["tx_id"] for t in txs} - decided)),
         "soak_dead_letters": float(dead_letters),
@@ -214,7 +274,7 @@ def plot(outcome: SoakOutcome, path: Path, warm_up_s: float) -> None:
     latency.bar(minutes, [m["p99_ms"] for m in outcome.minutes], label="client p99 (ms)")
     latency.plot(minutes, [m["p50_ms"] for m in outcome.minutes], "o-", color="black",
                  label="client p50 (ms)")  # fmt: skip
-    latency.set_xlabel("minute of the soak")
+    latency.set_xlabel("minute of the soak, after the warm-up")
     latency.set_ylabel("ms")
     latency.legend(loc="upper left")
     latency.grid(alpha=0.3)

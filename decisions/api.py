@@ -311,13 +311,14 @@ class _Routes:
         result = await self._batcher.decide(tx)  # with the requests that arrived alongside
         decision = result.decision
         publish, key = self._services.publish, tx.customer_id.encode()
-        publish(topics.DECISIONS, key, decision.model_dump_json().encode())
+        body = decision.model_dump_json().encode()  # once: the topic's message and the answer
+        publish(topics.DECISIONS, key, body)
         for trigger in result.triggers:
             publish(topics.TRIGGERS, key, trigger.model_dump_json().encode())
         alert = build_alert(decision, self._alert_key)
         if alert is not None:
             publish(topics.ALERTS, alert.customer_ref.encode(), alert.model_dump_json().encode())
-        return _model(decision)
+        return web.Response(body=body, content_type="application/json")
 
     def _accept(self, topic: str, event: Event, key: str) -> web.Response:
         self._services.publish(topic, key.encode(), event.model_dump_json().encode())

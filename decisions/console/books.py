@@ -50,6 +50,9 @@ PROFILE_FEATURES: Final = (
 )
 #: Changes a slow console may have waiting before it is dropped (it reconnects afresh).
 SUBSCRIBER_BACKLOG: Final = 10_000
+#: Default bounds of the activity book: decisions kept per customer, customers kept.
+PER_CUSTOMER: Final = 20
+CUSTOMERS: Final = 20_000
 
 
 class AlertBook:
@@ -162,7 +165,9 @@ class ActivityBook:
         Customers kept at most (the one seen least recently goes first).
     """
 
-    def __init__(self, key: bytes, per_customer: int = 20, customers: int = 20_000) -> None:
+    def __init__(
+        self, key: bytes, per_customer: int = PER_CUSTOMER, customers: int = CUSTOMERS
+    ) -> None:
         self._key = key
         self.per_customer = per_customer
         self.customers = customers

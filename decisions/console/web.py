@@ -30,7 +30,7 @@ import orjson
 from aiohttp import web
 
 from decisions.api import CONSOLE_COOKIE, ApiSettings, EventSink, console_session
-from decisions.console.books import ActivityBook, AlertBook, Change
+from decisions.console.books import CUSTOMERS, PER_CUSTOMER, ActivityBook, AlertBook, Change
 from decisions.console.follower import TopicFollower
 from events import topics
 from events.errors import EventValidationError, FieldProblem, NotFoundError, UnauthorizedError
@@ -89,8 +89,8 @@ class Console:
         publish: EventSink,
         *,
         capacity: int = 5000,
-        per_customer: int = 20,
-        customers: int = 20_000,
+        per_customer: int = PER_CUSTOMER,
+        customers: int = CUSTOMERS,
         lookback_s: float = 3600.0,
     ) -> None:
         self._token = settings.token.get_secret_value().encode() if settings.token else None
