@@ -201,6 +201,14 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
             registry=registry,
         )
+        self.event_loop_lag = Histogram(
+            "verdict_event_loop_lag_seconds",
+            "How late the worker's event loop ran a timer due every 50 ms: the time it was busy "
+            "with something else (a stream chunk, a batch of decisions, a garbage collection), "
+            "which every inline request arriving meanwhile waits too.",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+            registry=registry,
+        )
         self.stream_batch_size = Histogram(
             "verdict_stream_batch_size",
             "Messages per micro-batch, by step.",

@@ -37,6 +37,7 @@ from streams.admin import broker_reachable
 from streams.app import Topology
 from streams.pipeline import StreamSteps
 from streams.publisher import AsyncPublisher
+from verdict.loop_lag import watch_loop_lag
 from verdict.settings import Settings
 from verdict.wiring import EngineParts, build_engine
 
@@ -141,10 +142,12 @@ async def run_worker(
     stop = stop or _on_signals()
     await topology.app.start()
     _freeze_startup_heap()
+    lag = asyncio.create_task(watch_loop_lag(metrics.event_loop_lag))
     try:
         await stop.wait()
     finally:
         log.info("stopping: draining the batch in hand and the publisher")
+        lag.cancel()
         await console.stop()  # ends the consoles' event streams, which would hold the server
         await topology.app.stop()
         await publisher.stop(drain_timeout_s=10)
