@@ -178,8 +178,9 @@ def _report(outage: OutagePlan, soak_plan: SoakPlan, soak: SoakOutcome | None) -
             "",
             "Redis bound: new customers x `customer_state_bytes` + terminals x "
             "`terminal_state_bytes` + devices x `device_state_bytes` + transactions x "
-            "`snapshot_bytes_per_tx` (from `benchmarks/results/state.json`), against the growth "
-            "of `used_memory` over the soak.",
+            "`snapshot_bytes_per_tx` (from `benchmarks/results/state.json`) + new keys x 64 B "
+            "(a key's keyspace and expiry entries, which `MEMORY USAGE` leaves out), against the "
+            "growth of `used_memory` over the soak.",
         ]
     return "\n".join(lines)
 

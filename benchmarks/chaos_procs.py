@@ -125,6 +125,16 @@ class PrivateRedis:
         finally:
             client.close()
 
+    def keys(self) -> int:
+        """Keys in the server's database (0 while it does not answer)."""
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5, socket_timeout=2)
+        try:
+            return int(client.dbsize())
+        except (redis.RedisError, OSError):
+            return 0
+        finally:
+            client.close()
+
     def used_memory(self) -> int:
         """``used_memory`` of INFO, in bytes (0 while the server does not answer)."""
         client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5, socket_timeout=2)

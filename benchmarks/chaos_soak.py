@@ -1,15 +1,16 @@
 """Chaos, part 5: load and soak, inline and stream together, memory watched over time.
 
 On a private Redis and broker, one ``verdict serve``: first its saturation (as many inline
-decisions as 32 connections push, closed loop), then a warm-up and ``soak_s`` at 70% of it,
-open loop: the inline requests and a paced stream (``verdict replay``) beside them add up to
-70%. The warm-up lasts until the console's activity book, bounded at ``PER_CUSTOMER``
-decisions for each inline customer, is full (at least ``warm_up_s``): memory growth and p99
-stability are measured after it, on a worker whose bounded structures have stopped filling.
-Every ``sample_s`` the worker's resident memory and CPU, Redis's ``used_memory`` and CPU and
-its time in scripts are sampled. Afterwards: errors, the client and server p99 of each minute,
-the stream complete with no dead letter, memory growth after the warm-up, and Redis memory
-against a bound computed from the per-entity sizes ``verdict bench state`` measured.
+decisions as 32 connections push, closed loop, with the stream running beside them), then a
+warm-up and ``soak_s`` at 70% of it, open loop: the inline requests and a paced stream
+(``verdict replay``) beside them add up to 70%. The warm-up lasts until the console's activity
+book, bounded at ``PER_CUSTOMER`` decisions a customer, is full for the inline and the stream
+customers (at least ``warm_up_s``): memory growth and p99 stability are measured after it, on a
+worker whose bounded structures have stopped filling. Every ``sample_s`` the worker's resident
+memory and CPU, Redis's ``used_memory`` and CPU and its time in scripts are sampled.
+Afterwards: errors, the client and server p99 of each minute, the stream complete with no dead
+letter, memory growth after the warm-up, and Redis memory against a bound computed from the
+per-entity sizes ``verdict bench state`` measured and the keys the soak added.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ STATE_DEFAULTS = {
     "device_state_bytes": 88.0,
     "snapshot_bytes_per_tx": 485.3,
 }
+#: What a key with a TTL costs beyond its ``MEMORY USAGE`` (keyspace and expiry entries).
+KEYSPACE_BYTES_PER_KEY = 64
 INLINE_TERMINALS = 900  # benchmarks.chaos_load.body: terminal i % 900
 #: The stream's population: enough customers that no entity's state dominates, few enough
 #: that the activity book fills for them within the warm-up.
@@ -88,20 +91,27 @@ def state_sizes(results: Path = RESULTS_DIR) -> dict[str, float]:
 
 
 def redis_bound(
-    sizes: dict[str, float], customers: int, terminals: int, devices: int, txs: int
+    sizes: dict[str, float], customers: int, terminals: int, devices: int, txs: int, keys: int = 0
 ) -> float:
-    """Bytes the soak may add to Redis: entities at their measured size, snapshots per tx.
+    """Bytes the soak may add to Redis: entities at their measured size, snapshots per tx,
+    and the keyspace's own cost of each new key.
+
+    The sizes are ``MEMORY USAGE`` figures, which leave out a key's entries in the keyspace
+    and expiry tables: on Redis 7.0, 200,000 keys with a TTL grew ``used_memory`` by 453
+    bytes each while ``MEMORY USAGE`` said 392, so each new key counts
+    :data:`KEYSPACE_BYTES_PER_KEY` more.
 
     >>> sizes = {"customer_state_bytes": 1000.0, "terminal_state_bytes": 2000.0,
     ...          "device_state_bytes": 100.0, "snapshot_bytes_per_tx": 500.0}
-    >>> redis_bound(sizes, 10, 2, 1, 100)
-    64100.0
+    >>> redis_bound(sizes, 10, 2, 1, 100), redis_bound(sizes, 10, 2, 1, 100, keys=100)
+    (64100.0, 70500.0)
     """
     return (
         customers * sizes["customer_state_bytes"]
         + terminals * sizes["terminal_state_bytes"]
         + devices * sizes["device_state_bytes"]
         + txs * sizes["snapshot_bytes_per_tx"]
+        + keys * KEYSPACE_BYTES_PER_KEY
     )
 
 
@@ -117,26 +127,28 @@ def run_soak(folder: Path, plan: SoakPlan, results: Path = RESULTS_DIR) -> SoakO
         worker.env["VERDICT_REDIS__URL"] = server.url
         worker.start().wait_ready()
         LoadProcess(worker.url, folder / "warm.json", rate=100, seconds=3, prefix="wi").result()
+        # saturation with the stream running beside it, as in the soak: the stream costs the
+        # worker, the broker and Redis too, on the same two cores
+        beside = folder / "transactions.saturation.jsonl"
+        _write_stream(beside, plan, plan.saturation_s + 5, "sx", seed=6)
+        streaming = replay(broker.kafka, beside, speed="1")
+        time.sleep(2.0)  # the replay's start-up
         saturation = LoadProcess(
             worker.url, folder / "saturation.json", seconds=plan.saturation_s, prefix="sat",
             closed=32,
         ).result()  # fmt: skip
+        finish_replay(streaming, "the stream beside the saturation")
         saturated = len(saturation["records"]) / saturation["seconds"]
-        # the inline requests and the stream together make 70% of what the worker can take
-        # (a stream transaction counted as one request: it costs a little less, in batches)
-        rate = max(SHARE_OF_SATURATION * saturated - plan.stream_rate, 0.1 * saturated)
+        # the inline requests and the stream together make 70% of what the worker took
+        rate = max(
+            SHARE_OF_SATURATION * (saturated + plan.stream_rate) - plan.stream_rate,
+            0.1 * saturated,
+        )
         outcome.warm_up_s = plan.warm_up_for(rate)
         total_s = outcome.warm_up_s + plan.soak_s
-        n_stream = int(plan.stream_rate * total_s)
-        # event time runs at the wall clock's pace (both loads): five minutes of soak are five
-        # minutes of history, so the entities' state grows as it would in five real minutes
-        txs = synthetic_stream(
-            n_stream, "ss", customers=plan.stream_customers, terminals=STREAM_TERMINALS,
-            spacing_s=1 / plan.stream_rate, seed=5,
-        )  # fmt: skip
         stream = folder / "transactions.soak.jsonl"
-        stream.write_bytes(b"\n".join(orjson.dumps(tx) for tx in txs) + b"\n")
-        redis_start = server.used_memory()
+        txs = _write_stream(stream, plan, total_s, "ss", seed=5)
+        redis_start, keys_start = server.used_memory(), server.keys()
         started = time.monotonic()
         load = LoadProcess(
             worker.url, folder / "soak.json", rate=rate, seconds=total_s, prefix="si",
@@ -151,7 +163,7 @@ def run_soak(folder: Path, plan: SoakPlan, results: Path = RESULTS_DIR) -> SoakO
         ids = {tx["tx_id"] for tx in txs}
         decisions = read_topic(broker.kafka, topics.DECISIONS, covering(ids), 300)
         dead = read_topic(broker.kafka, topics.DEAD_LETTERS)
-        redis_end = server.used_memory()
+        redis_end, keys_end = server.used_memory(), server.keys()
         outcome.samples.append(_sample(time.monotonic() - started, worker, server))
     finally:
         worker.stop()
@@ -166,13 +178,29 @@ def run_soak(folder: Path, plan: SoakPlan, results: Path = RESULTS_DIR) -> SoakO
         terminals=min(INLINE_TERMINALS, inline_requests) + len({t["terminal_id"] for t in txs}),
         devices=len({t["device_id"] for t in txs if "device_id" in t}),
         txs=inline_requests + len(txs),
+        keys=keys_end - keys_start,
     )
     outcome.figures |= {
         "soak_redis_growth_bytes": float(redis_end - redis_start),
+        "soak_redis_new_keys": float(keys_end - keys_start),
         "soak_redis_bound_bytes": bound,
         "soak_redis_growth_to_bound": (redis_end - redis_start) / bound if bound else 0.0,
     }
     return outcome
+
+
+def _write_stream(
+    path: Path, plan: SoakPlan, seconds: float, prefix: str, seed: int
+) -> list[dict[str, Any]]:
+    """A stream of ``seconds`` at the plan's rate into ``path``, event time at the wall clock's
+    pace: five minutes of soak are five minutes of history, so the entities' state grows as it
+    would in five real minutes."""
+    txs = synthetic_stream(
+        int(plan.stream_rate * seconds), prefix, customers=plan.stream_customers,
+        terminals=STREAM_TERMINALS, spacing_s=1 / plan.stream_rate, seed=seed,
+    )  # fmt: skip
+    path.write_bytes(b"\n".join(orjson.dumps(tx) for tx in txs) + b"\n")
+    return txs
 
 
 def _sample(at: float, worker: Serve, server: PrivateRedis) -> tuple[float, ...]:
@@ -229,6 +257,7 @@ def _figures(
     decided = {d["tx_id"] for d in decisions}
     outcome.figures = {
         "soak_saturation_per_s": saturated,
+        "soak_stream_beside_saturation_per_s": plan.stream_rate,
         "soak_inline_rate_per_s": rate,
         "soak_warm_up_s": warm,
         "soak_inline_achieved_per_s": total.requests / (result["seconds"] - warm),
