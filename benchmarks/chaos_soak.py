@@ -267,6 +267,9 @@ def _figures(
         "soak_client_p99_first_minute_ms": first,
         "soak_client_p99_last_minute_ms": last,
         "soak_p99_last_to_first": last / first if first else 0.0,
+        "soak_p99_worst_to_first": (
+            max(m["p99_ms"] for m in outcome.minutes) / first if first else 0.0
+        ),
         "soak_client_p99_ms": total.p99_ms,
         "soak_server_p99_first_minute_ms": outcome.minutes[0]["server_p99_ms"],
         "soak_server_p99_last_minute_ms": outcome.minutes[-1]["server_p99_ms"],
