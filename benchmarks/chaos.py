@@ -169,9 +169,8 @@ def _report(outage: OutagePlan, soak_plan: SoakPlan, soak: SoakOutcome | None) -
         lines += [
             f"| {m['minute']:.0f} | {m['requests']:,.0f} | {m['errors']:.0f} | "
             f"{m['p50_ms']:.2f} | {m['p99_ms']:.2f} | {m['max_ms']:.1f} | "
-            f"{m.get('server_p99_ms', 0.0):.2f} | {m.get('sent_late_p99_ms', 0.0):.2f} | "
-            f"{m.get('worker_cpu', 0.0):.0%} | "
-            f"{m.get('redis_cpu', 0.0):.0%} | {m.get('script_us', 0.0):.1f} |"
+            f"{m['server_p99_ms']:.2f} | {m['sent_late_p99_ms']:.2f} | {m['worker_cpu']:.0%} | "
+            f"{m['redis_cpu']:.0%} | {m['script_us']:.1f} |"
             for m in soak.minutes
         ]
         lines += [

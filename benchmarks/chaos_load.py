@@ -247,8 +247,10 @@ def main() -> None:
     parser.add_argument("--spacing", type=float, default=1.0, help="event-time s per request")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    plan = (args.url, args.rate, args.seconds, args.prefix, args.customers, args.closed)
-    found = asyncio.run(load(*plan, args.spacing))
+    found = asyncio.run(
+        load(args.url, args.rate, args.seconds, args.prefix, args.customers,
+             closed=args.closed, spacing_s=args.spacing)
+    )  # fmt: skip
     args.out.write_bytes(orjson.dumps(found))
 
 

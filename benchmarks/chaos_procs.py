@@ -23,9 +23,9 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import redis
 from prometheus_client.parser import text_string_to_metric_families
@@ -116,32 +116,24 @@ class PrivateRedis:
 
     def script_time(self) -> tuple[float, float]:
         """``EVALSHA`` calls and the microseconds Redis spent in them, since it started."""
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5, socket_timeout=2)
-        try:
-            stats = client.info("commandstats").get("cmdstat_evalsha", {})
-            return float(stats.get("calls", 0)), float(stats.get("usec", 0))
-        except (redis.RedisError, OSError):
-            return 0.0, 0.0
-        finally:
-            client.close()
+        stats = self._ask(lambda c: c.info("commandstats").get("cmdstat_evalsha", {}), {})
+        return float(stats.get("calls", 0)), float(stats.get("usec", 0))
 
     def keys(self) -> int:
         """Keys in the server's database (0 while it does not answer)."""
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5, socket_timeout=2)
-        try:
-            return int(client.dbsize())
-        except (redis.RedisError, OSError):
-            return 0
-        finally:
-            client.close()
+        return int(self._ask(lambda c: c.dbsize(), 0))
 
     def used_memory(self) -> int:
         """``used_memory`` of INFO, in bytes (0 while the server does not answer)."""
+        return int(self._ask(lambda c: c.info("memory")["used_memory"], 0))
+
+    def _ask(self, question: Callable[[redis.Redis], Any], otherwise: Any) -> Any:
+        """One question on a short-lived connection; ``otherwise`` when the server is down."""
         client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5, socket_timeout=2)
         try:
-            return int(client.info("memory")["used_memory"])
+            return question(client)
         except (redis.RedisError, OSError):
-            return 0
+            return otherwise
         finally:
             client.close()
 
