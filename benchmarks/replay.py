@@ -79,6 +79,9 @@ class _NoEngine:
     def on_label(self, label: Label) -> None:
         return None
 
+    def on_labels(self, labels: Sequence[Label]) -> None:
+        return None
+
     def put_customer(self, profile: CustomerProfile) -> None:
         return None
 

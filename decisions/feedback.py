@@ -81,11 +81,19 @@ class EngineFeedback:
 
     def on_label(self, label: Label) -> None:
         """One label: fraud counts, the fraud model, the quiet period, maybe a new version."""
+        self.on_labels((label,))
+
+    def on_labels(self, labels: Sequence[Label]) -> None:
+        """Labels in order (:meth:`on_label` of each), the fraud model taught once for all of
+        them; a version due is published after the batch."""
         before = self.labels.learnt
-        kept = self.labels.on_label(label)
-        if kept and label.is_fraud and label.customer_id is not None:
-            self.engine.note_fraud(label.customer_id, label.ts, label.tx_id)
-        self._published_since(before)
+        try:
+            kept = self.labels.on_labels(labels)
+        finally:
+            self._published_since(before)
+        for label, was_kept in zip(labels, kept, strict=True):
+            if was_kept and label.is_fraud and label.customer_id is not None:
+                self.engine.note_fraud(label.customer_id, label.ts, label.tx_id)
 
     def on_offer_response(self, response: OfferResponse) -> None:
         """One offer response teaches the variant its trigger carried."""

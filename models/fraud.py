@@ -143,6 +143,27 @@ class FraudModel(OnlineModel):
         self._labels += 1
         self.model.learn_one(x, label)
 
+    def learn_many(self, xs: Sequence[Features], ys: Sequence[bool] | None = None) -> None:
+        """:meth:`learn_one` of each in order, in compiled passes when the learner has
+        ``learn_scored_many`` (FTRL): the same model, calibration and attributions after."""
+        scored = getattr(self.model, "learn_scored_many", None)
+        if scored is None:
+            super().learn_many(xs, ys)
+            return
+        if ys is None or len(ys) != len(xs):
+            raise ValueError(f"{type(self).__name__} needs one label per event")
+        labels = [check_label(self, y) for y in ys]
+        start = 0
+        while start < len(xs):
+            if self._labels % TRACK_EVERY == 0:  # the running means see the model of that time
+                self._track(xs[start])
+            stop = min(len(xs), start + TRACK_EVERY - self._labels % TRACK_EVERY)
+            raw = scored(xs[start:stop], labels[start:stop])
+            for score, label in zip(raw, labels[start:stop], strict=True):
+                self.calibration.learn_one(score, label)
+            self._labels += stop - start
+            start = stop
+
     def _track(self, x: Features) -> None:
         """Fold ``x`` (and its shares of the logit) into the running means."""
         if self._index.learn(x):

@@ -118,26 +118,39 @@ class FTRLClassifier(OnlineModel):
         k.learn_rows(row, np.array([float(label)]), np.array([weight]), *self._arrays())
 
     def learn_many(self, xs: Sequence[Features], ys: Sequence[bool] | None = None) -> None:
+        self.learn_scored_many(xs, ys)
+
+    def learn_scored_many(
+        self, xs: Sequence[Features], ys: Sequence[bool] | None = None
+    ) -> list[float]:
+        """:meth:`learn_many`, returning what :meth:`score_one` said of each event just before
+        its own step (one compiled pass, where a calibrator needs the score and then the step
+        one event at a time)."""
         if ys is None or len(ys) != len(xs):
             raise ValueError(f"{type(self).__name__} needs one label per event")
+        logits: list[float] = []
         start = 0
         for i, x in enumerate(xs):  # a feature is missing only from the events after its first
             if not x.keys() <= self.index.columns.keys():
-                self._learn_chunk(xs[start:i], ys[start:i])
+                logits += self._learn_chunk(xs[start:i], ys[start:i])
                 self.index.learn(x)
                 self._grow()
                 start = i
-        self._learn_chunk(xs[start:], ys[start:])
+        logits += self._learn_chunk(xs[start:], ys[start:])
+        return [sigmoid(logit) for logit in logits]
 
-    def _learn_chunk(self, xs: Sequence[Features], ys: Sequence[bool]) -> None:
+    def _learn_chunk(self, xs: Sequence[Features], ys: Sequence[bool]) -> list[float]:
+        """Learn ``xs`` in order; the logit of each just before its step."""
         if not xs:
-            return
+            return []
         labels = np.asarray(ys, dtype=np.float64)
         sample_weights = np.empty(len(ys))
         for i, y in enumerate(ys):
             sample_weights[i] = self.weights.weight(bool(y))
             self.weights.update(bool(y))
-        k.learn_rows(self.index.matrix(xs), labels, sample_weights, *self._arrays())
+        before = k.learn_rows(self.index.matrix(xs), labels, sample_weights, *self._arrays())
+        logits: list[float] = before.tolist()
+        return logits
 
     def contributions(self, x: Features) -> dict[str, float]:
         """Each known feature's share of the logit of ``x`` (the intercept left out)."""

@@ -123,16 +123,19 @@ def learn_rows(
     n: FloatArray,
     stats: FloatArray,
     config: FloatArray,
-) -> None:
+) -> FloatArray:
     """One FTRL-proximal step per row (label ``ys[i]``, sample weight ``ws[i]``), in order;
-    then the row's values join the running means and variances (with ``decay``)."""
+    then the row's values join the running means and variances (with ``decay``). Returns the
+    logit of each row just before its own step (what :func:`logit_rows` said of it then)."""
     slots = np.zeros(3 * rows.shape[1] + 1, dtype=np.int64)
     values = np.zeros(3 * rows.shape[1] + 1)
+    before = np.zeros(rows.shape[0])
     alpha = config[ALPHA]
     decay = config[DECAY]
     for i in range(rows.shape[0]):
         m = encode(rows[i], stats, config, slots, values)
         logit = _logit(slots, values, m, z, n, config)
+        before[i] = logit
         p = 1.0 / (1.0 + math.exp(-min(max(logit, -35.0), 35.0)))
         g = (p - ys[i]) * ws[i]
         for k in range(m):
@@ -154,6 +157,7 @@ def learn_rows(
             stats[j, 1] += delta / weight
             stats[j, 2] = stats[j, 2] * decay + delta * (u - stats[j, 1])
             stats[j, 0] = weight
+    return before
 
 
 @kernel

@@ -96,6 +96,10 @@ class Learner(Protocol):
         """A label became known."""
         ...
 
+    def on_labels(self, labels: Sequence[Label]) -> None:
+        """Labels that became known one after the other, nothing decided in between."""
+        ...
+
 
 class ProfileSink(Protocol):
     """Where customer profiles go (the feature store)."""
@@ -220,18 +224,18 @@ class Backtest:
             if batch and (ts > limit or (len(batch) >= size if topic == TRANSACTIONS else exact)):
                 self._close(batch, pending, out, until=ts)
             if analysts is not None and not batch and analysts.next_due < ts:
+                self._apply_all(pending)
                 for verdict in analysts.due(ts):
                     self._label(verdict)
             if topic == TRANSACTIONS:
                 if not batch:
+                    self._apply_all(pending)  # what became known before it
                     limit = ts + self.span_s if not exact else math.inf
                     if analysts is not None:  # its verdicts on this batch, or earlier ones
                         limit = min(limit, ts + analysts.delay_s, analysts.next_due)
                 batch.append(event)  # type: ignore[arg-type]
-            elif batch:
+            else:  # applied before the next decision, in order (consecutive labels as one)
                 pending.append(item)
-            else:
-                self._apply(topic, event)
         self._close(batch, pending, out, until=math.inf)
         if self.on_progress is not None:
             self.on_progress(self._counts[TRANSACTIONS])
@@ -254,9 +258,7 @@ class Backtest:
             self._decide(batch, out)
             self._counts[TRANSACTIONS] += len(batch)
             batch.clear()
-        for _, topic, event in pending:
-            self._apply(topic, event)
-        pending.clear()
+        self._apply_all(pending)
         if self.analysts is not None:
             for verdict in self.analysts.due(until):
                 self._label(verdict)
@@ -265,12 +267,19 @@ class Backtest:
             self.on_progress(decided)
             self._reported = decided
 
-    def _apply(self, topic: str, event: Event) -> None:
-        self._counts[topic] += 1
-        if topic == LABELS:
-            self._label(event)  # type: ignore[arg-type]
-        else:
+    def _apply_all(self, pending: list[_Item]) -> None:
+        """Apply the labels and profiles of ``pending`` in order, consecutive labels as one
+        group (the fraud model learns them in one pass), and empty it."""
+        labels: list[Label] = []
+        for _, topic, event in pending:
+            if topic == LABELS:
+                labels.append(event)  # type: ignore[arg-type]
+                continue
+            self._labels(labels)
+            self._counts[topic] += 1
             self.profiles.put_customer(event)  # type: ignore[arg-type]
+        self._labels(labels)
+        pending.clear()
 
     def _decide(self, batch: list[Transaction], out: BinaryIO) -> None:
         results = self.engine.decide_many(batch, require_features=True)
@@ -291,6 +300,17 @@ class Backtest:
         self.learner.on_label(label)
         if self.shadow is not None:
             self.shadow.on_label(label)
+
+    def _labels(self, labels: list[Label]) -> None:
+        """Apply and forget a group of labels (in order, nothing decided between them)."""
+        if not labels:
+            return
+        self._counts[LABELS] += len(labels)
+        self.learner.on_labels(labels)
+        if self.shadow is not None:
+            for label in labels:
+                self.shadow.on_label(label)
+        labels.clear()
 
     def _streams(self, files: BacktestFiles) -> list[Iterator[_Item]]:
         streams: list[Iterator[_Item]] = []

@@ -59,8 +59,8 @@ class Feedback(Protocol):
         """Decisions just taken (unsupervised models learn; label horizons start)."""
         ...
 
-    def on_label(self, label: Label) -> None:
-        """A label arrived: the fraud counts and the fraud model learn."""
+    def on_labels(self, labels: Sequence[Label]) -> None:
+        """Labels arrived, in order: the fraud counts and the fraud model learn."""
         ...
 
     def on_offer_response(self, response: OfferResponse) -> None:
@@ -193,15 +193,24 @@ class StreamSteps:
         agent pauses and retries instead of dead-lettering good messages.
         """
         out: list[Out] = []
+        labels: list[Label] = []  # consecutive labels are learnt in one pass
         for message in messages:
             try:
                 if message.topic == topics.OFFER_RESPONSES:
-                    self._feedback.on_offer_response(parse_offer_response(message.value or b""))
+                    response = parse_offer_response(message.value or b"")
+                    self._learn_labels(labels)
+                    self._feedback.on_offer_response(response)
                 else:
-                    self._feedback.on_label(parse_label(message.value or b""))
+                    labels.append(parse_label(message.value or b""))
             except EventValidationError as error:
                 out.append(self._dead(LEARN, message, error))
+        self._learn_labels(labels)
         return out
+
+    def _learn_labels(self, labels: list[Label]) -> None:
+        if labels:
+            self._feedback.on_labels(labels)
+            labels.clear()
 
     def customers(self, messages: Sequence[Message]) -> list[Out]:
         """Profiles into the feature store (a newer ``ts`` wins, so repeats are harmless)."""

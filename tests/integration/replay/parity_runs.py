@@ -119,6 +119,10 @@ class _Recorder:
     def on_label(self, label: Label) -> None:
         raise AssertionError(f"the parity runs have no labels, yet {label.tx_id} arrived")
 
+    def on_labels(self, labels: Sequence[Label]) -> None:
+        for label in labels:
+            self.on_label(label)
+
 
 def backtest_stream(
     settings: Settings, files: BacktestFiles, out: Path, build: FrozenBuild

@@ -57,8 +57,8 @@ class Feedback:
     def on_decisions(self, results: Sequence[DecisionResult]) -> None:
         self.decided += len(results)
 
-    def on_label(self, label: Label) -> None:
-        self.labels.append(label)
+    def on_labels(self, labels: Sequence[Label]) -> None:
+        self.labels += labels
 
     def on_offer_response(self, response: OfferResponse) -> None:
         pass

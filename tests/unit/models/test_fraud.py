@@ -58,3 +58,40 @@ def test_learners_by_name() -> None:
         make_learner("xgboost")
     with pytest.raises(ValueError, match="supervised"):
         FraudModel().learn_one({"amount": 1.0})
+
+
+def test_learning_a_batch_leaves_the_same_model_as_one_by_one() -> None:
+    """``learn_many`` (one compiled pass between tracking points) is ``learn_one`` repeated:
+    the same weights, calibration and running means, to the last bit. A feature first seen
+    mid-batch and batches of every size (across the tracking period) are covered."""
+    events = stream(700, seed=4)
+    for i in range(300, 700, 37):
+        events[i][0]["late_feature"] = float(i % 5)
+    one, many = FraudModel("ftrl"), FraudModel("ftrl")
+    for x, y in events:
+        one.learn_one(x, y)
+    start = 0
+    for size in [1, 2, 3, 7, 8, 9, 15, 16, 17, 40, 100] * 10:
+        part = events[start : start + size]
+        many.learn_many([x for x, _ in part], [y for _, y in part])
+        start += size
+        if start >= len(events):
+            break
+    assert start >= len(events)
+    probe = [x for x, _ in stream(200, seed=5)]
+    assert one.score_many(probe).tolist() == many.score_many(probe).tolist()
+    assert vars(one.calibration) == vars(many.calibration)  # Platt: slope, offset, Hessian
+    assert one._mean_share.tolist() == many._mean_share.tolist()
+    assert one.explain(probe[0]) == many.explain(probe[0])
+    with pytest.raises(ValueError, match="one label per event"):
+        many.learn_many([probe[0]], [])
+
+
+def test_a_river_learner_learns_a_batch_one_by_one() -> None:
+    events = stream(300, seed=6)
+    one, many = FraudModel("logistic", seed=1), FraudModel("logistic", seed=1)
+    for x, y in events:
+        one.learn_one(x, y)
+    many.learn_many([x for x, _ in events], [y for _, y in events])
+    probe = [x for x, _ in stream(50, seed=7)]
+    assert one.score_many(probe).tolist() == many.score_many(probe).tolist()

@@ -74,3 +74,16 @@ def test_it_learns_a_threshold_on_a_heavy_tailed_feature() -> None:
 def test_a_label_is_required() -> None:
     with pytest.raises(ValueError, match="supervised"):
         FTRLClassifier().learn_one({"a": 1.0})
+
+
+def test_learning_a_batch_reports_each_score_just_before_its_step() -> None:
+    events = labelled_stream(400, seed=3)
+    one, many = FTRLClassifier(), FTRLClassifier()
+    before = []
+    for x, y in events:
+        before.append(one.score_one(x))
+        one.learn_one(x, y)
+    scored = many.learn_scored_many([x for x, _ in events], [y for _, y in events])
+    assert scored == before
+    assert one._z.tolist() == many._z.tolist()
+    assert one._stats.tolist() == many._stats.tolist()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import pytest
 from prometheus_client import CollectorRegistry
 
 from events.metrics import Metrics
@@ -123,3 +126,50 @@ def test_a_late_chargeback_is_learnt_when_it_arrives() -> None:
     assert learner.on_label(label("t5", False, 1))  # an analyst cleared it: held
     assert learner.on_label(label("t4", True, 9))  # after t4's horizon: learnt at once
     assert model.learnt == [(4.0, False), (5.0, False), (4.0, True)]
+
+
+class BatchRecorder(Recorder):
+    """Records each ``learn_many`` call as one group."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.groups: list[int] = []
+
+    def learn_many(self, xs: Sequence[Features], ys: Sequence[bool] | None = None) -> None:
+        assert ys is not None
+        self.groups.append(len(xs))
+        for x, y in zip(xs, ys, strict=True):
+            self.learn_one(x, y)
+
+
+def test_labels_taken_together_are_learnt_in_one_call_in_their_order() -> None:
+    model = BatchRecorder()
+    learner = LabelLearner(model, Store(), "explicit", max_early=0)
+    kept = learner.on_labels([label("t3", True, 7), label("nope", False, 7), label("t1", False, 7)])
+    assert kept == [True, False, True]
+    assert model.learnt == [(3.0, True), (1.0, False)]
+    assert model.groups == [2]
+    assert dict(learner.counts) == {"fraud": 1, "legitimate": 1, "ignored": 1}
+    assert learner.on_labels([label("t2", False, 7)]) == [True]
+    assert model.groups == [2]  # one label: learn_one
+    assert model.learnt[-1] == (2.0, False)
+
+
+class FailingStore(Store):
+    """A store that goes down at t5."""
+
+    def learn_label(self, label: Label) -> dict[str, float] | None:
+        if label.tx_id == "t5":
+            raise ConnectionError("store down")
+        return super().learn_label(label)
+
+
+def test_what_a_batch_took_before_the_store_failed_is_learnt() -> None:
+    model = BatchRecorder()
+    learner = LabelLearner(model, FailingStore(), "explicit", max_early=0)
+    with pytest.raises(ConnectionError):
+        learner.on_labels([label("t1", True, 7), label("t2", False, 7), label("t5", False, 7)])
+    assert model.learnt == [(1.0, True), (2.0, False)]  # their store updates are not redone
+    assert learner.learnt == 2
+    assert learner.on_label(label("t3", False, 7))  # and single labels learn at once again
+    assert model.learnt[-1] == (3.0, False)

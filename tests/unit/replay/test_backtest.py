@@ -255,6 +255,10 @@ class Recorder:
     def on_label(self, label: Label) -> None:
         self.log.append(("label", (label.tx_id, label.source)))
 
+    def on_labels(self, labels: Sequence[Label]) -> None:
+        for one in labels:
+            self.on_label(one)
+
     def put_customer(self, profile: CustomerProfile) -> None:
         self.log.append(("profile", profile.customer_id))
 

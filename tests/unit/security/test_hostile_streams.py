@@ -47,8 +47,8 @@ class Recorder:
     def on_decisions(self, results: Sequence[DecisionResult]) -> None:
         self.decided += [r.decision.tx_id for r in results]
 
-    def on_label(self, label: Label) -> None:
-        self.labels.append(label.tx_id)
+    def on_labels(self, labels: Sequence[Label]) -> None:
+        self.labels += [label.tx_id for label in labels]
 
     def on_offer_response(self, response: OfferResponse) -> None:
         self.responses.append(response.trigger_id)

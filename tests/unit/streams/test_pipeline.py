@@ -44,7 +44,7 @@ class Feedback:
     def on_decisions(self, results: Sequence[DecisionResult]) -> None:
         self.decided += [r.decision.tx_id for r in results]
 
-    def on_label(self, label: Label) -> None:
+    def on_labels(self, labels: Sequence[Label]) -> None:
         pass
 
     def on_offer_response(self, response: OfferResponse) -> None:
