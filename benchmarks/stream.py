@@ -40,7 +40,9 @@ import orjson
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
+from benchmarks.cpu import CpuSampler, redis_cpu_s
 from benchmarks.harness import BenchContext, BenchResult
+from benchmarks.stream_cpu import CPU_NOTE, cpu_per_event, pid_cpu
 from benchmarks.stream_data import (
     Stamped,
     StreamData,
@@ -62,6 +64,9 @@ from verdict.processes import end_child
 from verdict.settings import StackSettings
 
 BENCH_DB: Final = 13
+#: Full size: transactions for the throughput runs, seconds paced at 5,000/s, seconds at the
+#: sustained rate, transactions that warm the store and the model first.
+SIZES: Final = (200_000, 20.0, 10.0, 30_000)
 ROOT: Final = Path(__file__).resolve().parent.parent
 PACED_RATE: Final = 5_000.0
 GOALS: Final = {
@@ -101,6 +106,10 @@ class _Worker:
         self.process: subprocess.Popen[bytes] | None = None
         self.started = 0.0
         self.rate = 0.0
+
+    def cpu_s(self) -> float:
+        """The worker's CPU seconds so far (``nan`` before it starts)."""
+        return pid_cpu(self.process)()
 
     def start(self) -> None:
         with self.log.open("wb") as log:
@@ -166,10 +175,7 @@ def _bare_agent(kafka: KafkaSettings, folder: Path, count: int) -> dict[str, Any
 
 def run(ctx: BenchContext) -> BenchResult:
     """Run the benchmark (see the module docstring)."""
-    n = 20_000 if ctx.quick else 200_000
-    paced_s = 6.0 if ctx.quick else 20.0
-    sustained_s = 5.0 if ctx.quick else 10.0
-    warm = 10_000 if ctx.quick else 30_000
+    n, paced_s, sustained_s, warm = (20_000, 6.0, 5.0, 10_000) if ctx.quick else SIZES
     redis_settings = _bench_redis(ctx.settings.redis)
     client = redis.Redis.from_url(redis_settings.url)
     client.flushdb()
@@ -182,6 +188,14 @@ def run(ctx: BenchContext) -> BenchResult:
         broker = EmbeddedBroker(kafka, StackSettings(home=folder / "stack"))
         broker.start()
         worker = _Worker(kafka, redis_settings, folder)
+        cpu = CpuSampler(
+            {
+                "redis": redis_cpu_s(client),
+                "broker": pid_cpu(broker.owned()[0]),
+                "worker": worker.cpu_s,
+            }
+        )
+        cpu.start()
         try:
             ensure_topics(kafka, topics.ALL_TOPICS)
             warm_start(ctx.settings, redis_settings, data)
@@ -211,12 +225,14 @@ def run(ctx: BenchContext) -> BenchResult:
             measured, decision_ms = _read_back(kafka, data.paced, sustained, n)
             measured["sustained_rate"] = sustainable
         finally:
+            cpu.stop()
             worker.stop()
             broker.stop()
             client.flushdb()
             client.close()
     result = _result(n, data, bare, replayed.rate, paced.rate, worker.started, counts, load,
                      measured)  # fmt: skip
+    result.metrics |= cpu_per_event(cpu, bare, measured, n)
     series = timeline(decision_ms, worker.started, bare["samples"], bare["started"])
     goal = float(GOALS["serve_decided_per_s"].split()[1])
     result.report = plot(series, phases, goal, ctx.out_dir / PLOT)
@@ -256,6 +272,7 @@ def _measure(
     return {
         "decided_per_s": (n - 1) / span_s if span_s > 0 else 0.0,
         "first_decision_ms": float(first_n[0]),
+        "last_decision_ms": float(first_n[-1]),
         "decisions_in_topic": float(len(decisions.times)),
         "p50_ms": percentile(latencies, 0.50),
         "p99_ms": percentile(latencies, 0.99),
@@ -320,6 +337,7 @@ def _result(
             "Rates run from the first to the last event (bare agent) or decision (serve, "
             "broker timestamps): start-up is reported apart. Latency: the decision's broker "
             "timestamp minus the transaction's (CreateTime, both on this machine's clock).",
+            CPU_NOTE,
             "Load average (1 min) before each phase, on this shared 2-core machine: "
             + ", ".join(f"{k} {v:.2f}" for k, v in load.items())
             + ".",

@@ -4,7 +4,8 @@ It runs as a process of its own (``python -m benchmarks.stream_bare``), with the
 settings as the Verdict workers (:meth:`~streams.settings.KafkaSettings.faust_options`, raw
 values, ``take_events`` micro-batches of the same size) and does nothing with an event but
 decode its JSON. It prints one JSON line: how many events it read, the wall-clock times of
-its start, its first event and its last, and ``samples``: the time and size of each
+its start, its first event and its last (with the process's CPU seconds at both: what faust
+costs an event), and ``samples``: the time and size of each
 micro-batch (for the plot of events per second over the run).
 """
 
@@ -39,6 +40,7 @@ async def consume(
     )
     source = app.topic(topic, value_serializer="raw", key_serializer="raw")
     seen: dict[str, Any] = {"started": time.time(), "first": 0.0, "last": 0.0, "events": 0.0}
+    seen |= {"cpu_first": 0.0, "cpu_last": 0.0}  # the process's CPU seconds at those times
     samples: list[tuple[float, int]] = []
     seen["samples"] = samples
     done = asyncio.Event()
@@ -49,9 +51,10 @@ async def consume(
         ):
             for event in events:
                 orjson.loads(event.message.value)
-            now = time.time()
-            seen["first"] = seen["first"] or now
-            seen["last"] = now
+            now, cpu = time.time(), time.process_time()
+            if not seen["first"]:
+                seen["first"], seen["cpu_first"] = now, cpu
+            seen["last"], seen["cpu_last"] = now, cpu
             seen["events"] += len(events)
             samples.append((now, len(events)))
             if seen["events"] >= count:
