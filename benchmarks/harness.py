@@ -9,10 +9,11 @@ same run wherever one exists, so a number is always read against something.
 from __future__ import annotations
 
 import importlib
+import math
 import os
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -92,11 +93,46 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+def reference_ms() -> float:
+    """Milliseconds of a fixed pure-Python workload (the best of five): how fast this shared
+    machine runs Python at the moment, so that runs on different days can be compared."""
+    best = math.inf
+    for _ in range(5):
+        started = time.perf_counter()
+        table: dict[int, int] = {}
+        for i in range(200_000):
+            table[i & 1023] = table.get(i & 1023, 0) + i
+        best = min(best, time.perf_counter() - started)
+    return best * 1000.0
+
+
+def cpu_ticks() -> tuple[int, int]:
+    """All CPU ticks of the machine so far and the stolen ones (by the hypervisor), from
+    ``/proc/stat`` (zeros where it cannot be read)."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except (OSError, IndexError):
+        return 0, 0
+    ticks = [int(f) for f in fields[:8]]
+    return sum(ticks), ticks[7] if len(ticks) > 7 else 0
+
+
 def _goal_met(value: float, goal: str) -> str:
     operator, _, threshold = goal.partition(" ")
     limit = float(threshold)
     met = value <= limit if operator == "<=" else value >= limit
     return "met" if met else "**missed**"
+
+
+def _speed(machine: Mapping[str, Any]) -> str:
+    if "reference_ms_before" not in machine:
+        return ""
+    return (
+        f" Pure-Python reference workload {machine['reference_ms_before']:.1f} ms before, "
+        f"{machine['reference_ms_after']:.1f} ms after (lower is faster; "
+        "`benchmarks.harness.reference_ms`); CPU stolen by the hypervisor: "
+        f"{machine['steal_percent']:.1f}% of the run."
+    )
 
 
 def render_markdown(result: BenchResult) -> str:
@@ -107,7 +143,8 @@ def render_markdown(result: BenchResult) -> str:
         "",
         f"Measured {machine.get('measured_at', '?')} on {machine.get('cpu', '?')}, "
         f"{machine.get('cores', '?')} cores, {machine.get('memory_gib', '?')} GiB, "
-        f"Python {machine.get('python', '?')}; the run took {result.seconds:.1f} s.",
+        f"Python {machine.get('python', '?')}; the run took {result.seconds:.1f} s."
+        + _speed(machine),
         "",
         "| metric | value | goal | |",
         "|---|---:|---|---|",
@@ -138,10 +175,16 @@ def run_benchmark(name: str, ctx: BenchContext) -> BenchResult:
         raise KeyError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
     module = importlib.import_module(BENCHMARKS[name])
     run: Callable[[BenchContext], BenchResult] = module.run
+    before_ms, (ticks, stolen) = reference_ms(), cpu_ticks()
     started = time.perf_counter()
     result = run(ctx)
     result.seconds = time.perf_counter() - started
-    result.machine = machine_info()
+    after_ticks, after_stolen = cpu_ticks()
+    result.machine = machine_info() | {
+        "reference_ms_before": before_ms,
+        "reference_ms_after": reference_ms(),
+        "steal_percent": 100.0 * (after_stolen - stolen) / max(after_ticks - ticks, 1),
+    }
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
     json_path = ctx.out_dir / f"{name}.json"
     json_path.write_bytes(orjson.dumps(asdict(result), option=orjson.OPT_INDENT_2))
