@@ -45,7 +45,7 @@ from decisions.offers import build_trigger
 from decisions.policy_file import PolicyHolder
 from decisions.sources import NO_SCORES, FeatureSource, OfferChooser, RiskScorer, Scores
 from events.errors import DependencyUnavailableError
-from events.metrics import Metrics
+from events.metrics import Metrics, observe_many
 from events.outputs import Decision, Trigger
 from events.records import Transaction
 
@@ -73,6 +73,10 @@ class DecisionResult:
     decision: Decision
     triggers: tuple[Trigger, ...]
     suppressed: tuple[Suppression, ...]
+
+
+#: A decision result and the dependencies it went without (for the metrics).
+Decided = tuple[DecisionResult, tuple[str, ...]]
 
 
 class DecisionEngine:
@@ -134,7 +138,9 @@ class DecisionEngine:
                 features = self._features.update_and_get(tx)
             except DEPENDENCY_ERRORS as error:
                 self._failed(f"feature store unavailable, deciding on {tx.tx_id} without", error)
-        return self._decide(tx, features, started)
+        decided = self._decide(tx, features, started)
+        self._count([decided])
+        return decided[0]
 
     def decide_many(
         self, txs: Sequence[Transaction], *, require_features: bool = False
@@ -151,9 +157,9 @@ class DecisionEngine:
         if self._down():
             if require_features:
                 raise DependencyUnavailableError("feature store: down, waiting for it to answer")
-            return [self._decide(tx, None, started, None, None) for tx in txs]
+            return self._count([self._decide(tx, None, started, None, None) for tx in txs])
         hits = self._hits_many(txs)
-        results: list[DecisionResult] = []
+        results: list[Decided] = []
         try:
             for features in self._feature_chunks(txs):
                 part = slice(len(results), len(results) + len(features))
@@ -166,6 +172,7 @@ class DecisionEngine:
                 ]
         except DEPENDENCY_ERRORS as error:
             if require_features:
+                self._count(results)  # taken, though the batch will be decided again
                 if self.breaker is not None:
                     self.breaker.trip(error)
                 raise DependencyUnavailableError(f"feature store: {error}") from error
@@ -175,7 +182,7 @@ class DecisionEngine:
                 self._decide(tx, None, started, None, hit)
                 for tx, hit in zip(txs[len(results) :], hits[len(results) :], strict=True)
             ]
-        return results
+        return self._count(results)
 
     def _feature_chunks(self, txs: Sequence[Transaction]) -> Iterator[list[dict[str, float]]]:
         """The features of the batch in order, a chunk at a time when the store streams them
@@ -209,7 +216,7 @@ class DecisionEngine:
         started: float,
         scored: Scores | None = None,
         listed: frozenset[str] | bool | None = False,
-    ) -> DecisionResult:
+    ) -> Decided:
         policy = self.policy.current()
         unavailable: set[str] = set()
         if found is None:
@@ -266,9 +273,7 @@ class DecisionEngine:
                 *decision.reasons,
             ]
         result = DecisionResult(amend(decision, **update), triggers, (*proposal.suppressed, *held))
-        if self._metrics is not None:
-            self._count(result, missing)
-        return result
+        return result, missing
 
     def _down(self) -> bool:
         return self.breaker is not None and self.breaker.is_open
@@ -302,20 +307,27 @@ class DecisionEngine:
             log.exception("risk models failed on a batch; deciding without them")
             return [NO_SCORES] * len(batch)
 
-    def _count(self, result: DecisionResult, missing: tuple[str, ...]) -> None:
+    def _count(self, decided: Sequence[Decided]) -> list[DecisionResult]:
+        """Record a batch of decisions in the metrics (one increment per outcome and one
+        histogram update for the batch); the results."""
+        results = [result for result, _ in decided]
         metrics = self._metrics
-        assert metrics is not None
-        decision = result.decision
-        by_outcome = self._by_outcome.get(decision.outcome)
-        if by_outcome is None:  # labels() costs more than the increment: keep the children
-            by_outcome = self._by_outcome[decision.outcome] = metrics.decisions.labels(
-                outcome=decision.outcome
-            )
-        by_outcome.inc()
-        metrics.decision_latency.observe(decision.latency_ms / 1000.0)
-        for dependency in missing:
-            metrics.degraded_decisions.labels(dependency=dependency).inc()
-        for trigger in result.triggers:
-            metrics.triggers.labels(code=trigger.code).inc()
-        for held in result.suppressed:
-            metrics.trigger_suppressions.labels(code=held.code, rule=held.rule).inc()
+        if metrics is None or not decided:
+            return results
+        outcomes: dict[str, int] = {}
+        for result, missing in decided:
+            outcome = result.decision.outcome
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+            for dependency in missing:
+                metrics.degraded_decisions.labels(dependency=dependency).inc()
+            for trigger in result.triggers:
+                metrics.triggers.labels(code=trigger.code).inc()
+            for held in result.suppressed:
+                metrics.trigger_suppressions.labels(code=held.code, rule=held.rule).inc()
+        for name, count in outcomes.items():
+            by_outcome = self._by_outcome.get(name)
+            if by_outcome is None:  # labels() costs more than the increment: keep the children
+                by_outcome = self._by_outcome[name] = metrics.decisions.labels(outcome=name)
+            by_outcome.inc(count)
+        observe_many(metrics.decision_latency, [r.decision.latency_ms / 1000.0 for r in results])
+        return results

@@ -11,6 +11,8 @@ that record into it.
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Iterable
 from typing import Final
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, Info
@@ -233,3 +235,31 @@ class Metrics:
             "Versions in force: the engine, the policy and the models.",
             registry=registry,
         )
+
+
+def observe_many(histogram: Histogram, values: Iterable[float]) -> None:
+    """``histogram.observe(v)`` for each of ``values``, with one locked increment per bucket
+    touched instead of two per value (the engine records a whole batch of decisions at once).
+
+    It reads the histogram's buckets as ``observe`` does (prometheus-client's ``_upper_bounds``,
+    ``_buckets`` and ``_sum``; a unit test holds it to ``observe``).
+
+    >>> from prometheus_client import CollectorRegistry
+    >>> h = Histogram("x_seconds", "x", buckets=(0.1, 1.0), registry=CollectorRegistry())
+    >>> observe_many(h, [0.05, 0.1, 0.5, 7.0])
+    >>> [s.value for s in h.collect()[0].samples if s.name == "x_seconds_bucket"]
+    [2.0, 3.0, 4.0]
+    """
+    bounds: list[float] = histogram._upper_bounds
+    counts = [0] * len(bounds)
+    total = 0.0
+    for value in values:
+        total += value
+        counts[bisect_left(bounds, value)] += 1  # the first bound at or above it, as observe
+    if not any(counts):
+        return
+    histogram._raise_if_not_observable()  # type: ignore[no-untyped-call]
+    histogram._sum.inc(total)
+    for bucket, count in zip(histogram._buckets, counts, strict=True):
+        if count:
+            bucket.inc(count)
