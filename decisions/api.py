@@ -109,6 +109,11 @@ class ApiSettings(BaseModel):
         allow_inf_nan=False,
         description="Seconds a client may take to send a request body; slower: 408.",
     )
+    console: bool = Field(
+        True,
+        description="Serve the alert console at /console. Each console reads every decision "
+        "of the topics, whichever worker took it: with several workers, keep it on one.",
+    )
 
 
 class CustomerStore(Protocol):

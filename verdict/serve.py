@@ -132,13 +132,15 @@ async def run_worker(
     )
     api = create_app(services, settings.api, default_currency=settings.events.default_currency)
     console = Console(settings.api, settings.kafka.bootstrap_servers, publisher)
-    console.install(api)  # /console: the risk analysts' alert console, behind the same token
+    if settings.api.console:
+        console.install(api)  # /console: the risk analysts' alert console, behind the same token
     runner = web.AppRunner(api, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, settings.api.host, port or settings.api.port)
     await site.start()
     log.info("API on http://%s:%d", settings.api.host, port or settings.api.port)
-    console.start()
+    if settings.api.console:
+        console.start()
     stop = stop or _on_signals()
     await topology.app.start()
     _freeze_startup_heap()

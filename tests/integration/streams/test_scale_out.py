@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ import pytest
 import redis
 from prometheus_client import CollectorRegistry
 
+from decisions.api import ApiSettings
 from events import topics
 from events.metrics import Metrics
 from models.anomaly import AnomalyModel
@@ -84,6 +87,15 @@ class FrozenModels:
         return parts
 
 
+def _console_status(port: int) -> int:
+    """The HTTP status of ``/console`` on a worker's API."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/console", timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
 def _decide(
     folder: Path, redis_settings: RedisSettings, path: Path, build: FrozenModels, workers: int
 ) -> tuple[list[dict[str, Any]], list[float], dict[tuple[Entity, str], dict[str, float]]]:
@@ -104,7 +116,8 @@ def _decide(
                 batch_within_s=0.01,
                 learner=index == 0,
             )
-            return Settings(kafka=kafka, redis=redis_settings, stream=stream)
+            api = ApiSettings(console=index == 0)  # one console is enough (see ApiSettings)
+            return Settings(kafka=kafka, redis=redis_settings, stream=stream, api=api)
 
         registries = [CollectorRegistry() for _ in range(workers)]
 
@@ -114,11 +127,13 @@ def _decide(
                 for r in registries
             ]
 
+        ports = [free_port() for _ in registries]
+
         async def scenario() -> None:
             stop = asyncio.Event()
             running = [
                 asyncio.create_task(
-                    run_worker(settings(i), port=free_port(), registry=r, stop=stop, build=build)
+                    run_worker(settings(i), port=ports[i], registry=r, stop=stop, build=build)
                 )
                 for i, r in enumerate(registries)
             ]
@@ -127,6 +142,8 @@ def _decide(
                 deadline = time.monotonic() + 90
                 while sum(decided()) < N and time.monotonic() < deadline:
                     await asyncio.sleep(0.1)
+                consoles = [await asyncio.to_thread(_console_status, port) for port in ports]
+                assert consoles == [200] + [404] * (workers - 1), consoles
             finally:
                 stop.set()
                 await asyncio.gather(*running)
