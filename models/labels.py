@@ -153,7 +153,17 @@ class LabelLearner:
         learnt even when a label raises (a store that is down), so a retry loses nothing."""
         self._batch = []
         try:
-            return [self._take(label, may_wait=True) for label in labels]
+            many = getattr(self.store, "learn_labels", None)
+            if many is None:
+                return [self._take(label, may_wait=True) for label in labels]
+            kept: list[bool] = []
+            # the store's part for all of them first (one pipeline on Redis): a snapshot's
+            # features do not depend on the horizons that advance meanwhile
+            for label, features in zip(labels, many(labels), strict=True):
+                if self.feed == "chargebacks":
+                    self.advance(label.ts)
+                kept.append(self._settle(label, features, may_wait=True))
+            return kept
         finally:
             batch, self._batch = self._batch, None
             if len(batch) == 1:
@@ -164,7 +174,11 @@ class LabelLearner:
     def _take(self, label: Label, may_wait: bool) -> bool:
         if self.feed == "chargebacks":
             self.advance(label.ts)
-        features = self.store.learn_label(label)
+        return self._settle(label, self.store.learn_label(label), may_wait)
+
+    def _settle(self, label: Label, features: dict[str, float] | None, may_wait: bool) -> bool:
+        """A label the store took (``features``: the snapshot it returned): learn, hold or let
+        it wait for its decision."""
         if features is None:  # early when its transaction is not known at all (yet)
             if may_wait and self.max_early > 0 and self.store.snapshot(label.tx_id) is None:
                 self._early[label.tx_id] = label

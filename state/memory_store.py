@@ -184,6 +184,10 @@ class InMemoryFeatureStore:
             return None
         return self.snapshot(label.tx_id)
 
+    def learn_labels(self, labels: Sequence[Label]) -> list[dict[str, float] | None]:
+        """:meth:`learn_label` of each, in order."""
+        return [self.learn_label(label) for label in labels]
+
     def snapshot(self, tx_id: str) -> dict[str, float] | None:
         """The features first returned for ``tx_id``, or ``None`` when unknown or expired."""
         index = self._index.get(tx_id)

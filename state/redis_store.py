@@ -160,31 +160,48 @@ class RedisFeatureStore:
 
     def learn_label(self, label: Label) -> dict[str, float] | None:
         """Apply a label (two round trips: the index, then the entities); the snapshot if news."""
+        return self.learn_labels([label])[0]
+
+    def learn_labels(self, labels: Sequence[Label]) -> list[dict[str, float] | None]:
+        """Apply labels in order, in two round trips for all of them (their indexes, then every
+        entity's script, which Redis runs in the order sent); each one's snapshot if news."""
+        if not labels:
+            return []
         started = time.perf_counter()
-        index = self._index(label.tx_id)
-        if index is None:
-            self._ignored("unknown")
-            return None
-        customer_id, terminal_id, device_id, ts, _ = index
-        label_ts = math.floor(label.ts)
-        if label_ts - ts > self.settings.label_horizon_s:
-            self._ignored("expired")
-            return None
-        fraud = b"1" if label.is_fraud else b"0"
-        args = [b"l", label.tx_id.encode(), b"%d" % ts, fraud, b"%d" % label_ts]
-        day = ts // DAY
-        commands = [self.commands.script("customer", customer_id, day, args)]
-        if terminal_id is not None:
-            commands.append(self.commands.script("terminal", terminal_id, day, args))
-        if device_id is not None:
-            commands.append(self.commands.script("device", device_id, day, args))
-        replies = self._run(commands)
+        raw = self._run([pack(b"GET", index_key(label.tx_id)) for label in labels])
+        commands: list[bytes] = []
+        sent: list[tuple[int, list[Any], int]] = []  # label, its index, its scripts
+        for i, (label, found) in enumerate(zip(labels, raw, strict=True)):
+            if found is None:
+                self._ignored("unknown")
+                continue
+            index = orjson.loads(found)
+            customer_id, terminal_id, device_id, ts, _ = index
+            label_ts = math.floor(label.ts)
+            if label_ts - ts > self.settings.label_horizon_s:
+                self._ignored("expired")
+                continue
+            fraud = b"1" if label.is_fraud else b"0"
+            args = [b"l", label.tx_id.encode(), b"%d" % ts, fraud, b"%d" % label_ts]
+            day = ts // DAY
+            scripts = [self.commands.script("customer", customer_id, day, args)]
+            if terminal_id is not None:
+                scripts.append(self.commands.script("terminal", terminal_id, day, args))
+            if device_id is not None:
+                scripts.append(self.commands.script("device", device_id, day, args))
+            commands += scripts
+            sent.append((i, index, len(scripts)))
+        out: list[dict[str, float] | None] = [None] * len(labels)
+        replies = iter(self._run(commands) if commands else [])
+        for i, index, count in sent:
+            mine = [next(replies) for _ in range(count)]
+            outcome = int(mine[0][0])
+            if outcome != APPLIED:
+                self._ignored(LABEL_OUTCOMES[outcome])
+                continue
+            out[i] = _snapshot(index, [reply[1] for reply in mine])
         self._observe("label", started)
-        outcome = int(replies[0][0])
-        if outcome != APPLIED:
-            self._ignored(LABEL_OUTCOMES[outcome])
-            return None
-        return _snapshot(index, [reply[1] for reply in replies])
+        return out
 
     def snapshot(self, tx_id: str) -> dict[str, float] | None:
         """The features first returned for ``tx_id`` (two round trips), or ``None``."""

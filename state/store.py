@@ -73,6 +73,10 @@ class FeatureStore(Protocol):
         """
         ...
 
+    def learn_labels(self, labels: Sequence[Label]) -> list[dict[str, float] | None]:
+        """:meth:`learn_label` of each, in order (two round trips in all on Redis)."""
+        ...
+
     def snapshot(self, tx_id: str) -> dict[str, float] | None:
         """The exact features returned when ``tx_id`` was first decided, or ``None``."""
         ...

@@ -244,6 +244,46 @@ def test_labels_feed_the_fraud_counts(make_store: MakeStore, metrics: Metrics) -
         assert sample(metrics, "verdict_labels_ignored_total", reason=reason) == 1.0
 
 
+def test_labels_in_one_group_give_what_one_by_one_gives(
+    make_store: MakeStore, metrics: Metrics
+) -> None:
+    """Repeats, a stale verdict, a newer one, unknown and expired transactions, and the same
+    transaction twice in a group: each answer, the counts after and the reasons ignored."""
+
+    def labelled(p: str, n: int, at: float, fraud: bool = True) -> Label:
+        return Label(tx_id=f"{p}t{n}", is_fraud=fraud, ts=T0 + at, source="analyst")
+
+    def labels(p: str) -> list[Label]:  # the same labels, on entities of their own
+        return [
+            labelled(p, 1, 5 * H), labelled(p, 1, 5 * H + 60), labelled(p, 2, 5 * H),
+            labelled(p, 1, 4 * H, fraud=False), labelled(p, 77, 6 * H),
+            labelled(p, 3, 2 * H + 46 * D), labelled(p, 1, 7 * H, fraud=False),
+            labelled(p, 2, 7 * H),
+        ]  # fmt: skip
+
+    def on_entities(p: str, n: int, at: float) -> Transaction:
+        return tx(n, at, f"{p}c", tx_id=f"{p}t{n}", terminal_id=f"{p}T", device_id=f"{p}D")
+
+    answers, after = [], []
+    for p in ("one", "group"):
+        store = make_store(metrics=metrics)
+        for n in range(4):
+            store.update_and_get(on_entities(p, n, n * H))
+        if p == "group":
+            answers.append(store.learn_labels(labels(p)))
+        else:
+            answers.append([store.learn_label(one) for one in labels(p)])
+        after.append(store.update_and_get(on_entities(p, 9, 8 * H)))
+    assert answers[0] == answers[1]
+    news = [True, False, True, False, False, False, True, False]
+    assert [answer is not None for answer in answers[0]] == news
+    assert after[0] == after[1]
+    assert after[0]["term_fraud_count_7d"] == 1.0  # t2 still fraud, t1 cleared
+    assert make_store().learn_labels([]) == []
+    for reason in ("repeated", "stale", "unknown", "expired"):
+        assert sample(metrics, "verdict_labels_ignored_total", reason=reason) >= 2.0
+
+
 def test_fraud_counts_follow_the_labelled_transactions_time(store: FeatureStore) -> None:
     store.update_and_get(tx(1, 0, terminal_id="T"))
     store.learn_label(label(1, D))
