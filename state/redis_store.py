@@ -163,10 +163,16 @@ class RedisFeatureStore:
         return self.learn_labels([label])[0]
 
     def learn_labels(self, labels: Sequence[Label]) -> list[dict[str, float] | None]:
-        """Apply labels in order, in two round trips for all of them (their indexes, then every
-        entity's script, which Redis runs in the order sent); each one's snapshot if news."""
-        if not labels:
-            return []
+        """Apply labels in order, in two round trips for each ``CHUNK`` of them (their indexes,
+        then every entity's script, which Redis runs in the order sent); each one's snapshot
+        if news."""
+        return [
+            found
+            for start in range(0, len(labels), CHUNK)
+            for found in self._learn_chunk(labels[start : start + CHUNK])
+        ]
+
+    def _learn_chunk(self, labels: Sequence[Label]) -> list[dict[str, float] | None]:
         started = time.perf_counter()
         raw = self._run([pack(b"GET", index_key(label.tx_id)) for label in labels])
         commands: list[bytes] = []

@@ -284,6 +284,27 @@ def test_labels_in_one_group_give_what_one_by_one_gives(
         assert sample(metrics, "verdict_labels_ignored_total", reason=reason) >= 2.0
 
 
+def test_a_group_longer_than_a_pipeline_chunk_is_applied_in_order(make_store: MakeStore) -> None:
+    answers, after = [], []
+    for p in ("one", "group"):
+        store = make_store()
+        for n in range(130):
+            store.update_and_get(tx(n, n * 60, f"{p}c{n % 7}", tx_id=f"{p}t{n}",
+                                    terminal_id=f"{p}T{n % 3}"))  # fmt: skip
+        labels = [
+            Label(tx_id=f"{p}t{n % 130}", is_fraud=n % 4 == 0, ts=T0 + 3 * H + n, source="analyst")
+            for n in range(260)  # every transaction twice: the second verdict may be news
+        ]
+        if p == "group":
+            answers.append(store.learn_labels(labels))
+        else:
+            answers.append([store.learn_label(one) for one in labels])
+        after.append([store.get("terminal", f"{p}T{k}") for k in range(3)])
+    assert answers[0] == answers[1]
+    assert sum(a is not None for a in answers[0]) == 130 + 65  # news: first, then changes
+    assert after[0] == after[1]
+
+
 def test_fraud_counts_follow_the_labelled_transactions_time(store: FeatureStore) -> None:
     store.update_and_get(tx(1, 0, terminal_id="T"))
     store.learn_label(label(1, D))
