@@ -230,9 +230,19 @@ def replay(
 def bench(
     name: Annotated[str | None, typer.Argument(help="One benchmark; all when omitted.")] = None,
     quick: Annotated[bool, typer.Option(help="Smaller sizes, for a smoke run.")] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Folder for the results (default: benchmarks/results, the report)."),
+    ] = None,
 ) -> None:
-    """Run benchmarks; write benchmarks/results/<name>.json and .md."""
-    from benchmarks.harness import BENCHMARKS, BenchContext, render_markdown, run_benchmark
+    """Run benchmarks; write <out>/<name>.json and .md (benchmarks/results by default)."""
+    from benchmarks.harness import (
+        BENCHMARKS,
+        RESULTS_DIR,
+        BenchContext,
+        render_markdown,
+        run_benchmark,
+    )
 
     names = [name] if name else list(BENCHMARKS)
     unknown = [n for n in names if n not in BENCHMARKS]
@@ -241,7 +251,7 @@ def bench(
             f"[red]unknown benchmark {unknown[0]!r}[/red]; known: {', '.join(BENCHMARKS)}"
         )
         raise typer.Exit(2)
-    context = BenchContext(Settings(), quick=quick)
+    context = BenchContext(Settings(), quick=quick, out_dir=out or RESULTS_DIR)
     for bench_name in names:
         console.print(f"[bold]bench {bench_name}[/bold] ...")
         result = run_benchmark(bench_name, context)
