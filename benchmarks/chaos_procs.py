@@ -15,6 +15,7 @@ partitioned broker, the harder case for clients), and it resumes with its data.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import shutil
 import signal
@@ -30,6 +31,7 @@ from typing import Any, Final
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
+from benchmarks.cpu import process_cpu_s
 from events import topics
 from streams.admin import ensure_topics
 from streams.settings import KafkaSettings
@@ -62,11 +64,8 @@ def cpu_seconds(process: subprocess.Popen[bytes] | None) -> float:
     """User + system CPU seconds of a running child, from ``/proc`` (0 when it is not running)."""
     if process is None or process.poll() is not None:
         return 0.0
-    try:
-        fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    spent = process_cpu_s(process.pid)
+    return 0.0 if math.isnan(spent) else spent
 
 
 class PrivateRedis:

@@ -67,10 +67,6 @@ class CpuSampler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def add(self, name: str, source: CpuSource) -> None:
-        """Sample one more source from now on (a process started later)."""
-        self.sources[name] = source
-
     def sample(self) -> None:
         """Take one sample now."""
         self.samples.append((time.time(), {k: read() for k, read in list(self.sources.items())}))

@@ -118,7 +118,7 @@ class FTRLClassifier(OnlineModel):
         k.learn_rows(row, np.array([float(label)]), np.array([weight]), *self._arrays())
 
     def learn_many(self, xs: Sequence[Features], ys: Sequence[bool] | None = None) -> None:
-        self.learn_scored_many(xs, ys)
+        self._learn_all(xs, ys)
 
     def learn_scored_many(
         self, xs: Sequence[Features], ys: Sequence[bool] | None = None
@@ -126,6 +126,11 @@ class FTRLClassifier(OnlineModel):
         """:meth:`learn_many`, returning what :meth:`score_one` said of each event just before
         its own step (one compiled pass, where a calibrator needs the score and then the step
         one event at a time)."""
+        return [sigmoid(logit) for logit in self._learn_all(xs, ys)]
+
+    def _learn_all(self, xs: Sequence[Features], ys: Sequence[bool] | None) -> list[float]:
+        """Learn ``xs`` in order, the index growing with new features; each one's logit just
+        before its step."""
         if ys is None or len(ys) != len(xs):
             raise ValueError(f"{type(self).__name__} needs one label per event")
         logits: list[float] = []
@@ -137,7 +142,7 @@ class FTRLClassifier(OnlineModel):
                 self._grow()
                 start = i
         logits += self._learn_chunk(xs[start:], ys[start:])
-        return [sigmoid(logit) for logit in logits]
+        return logits
 
     def _learn_chunk(self, xs: Sequence[Features], ys: Sequence[bool]) -> list[float]:
         """Learn ``xs`` in order; the logit of each just before its step."""

@@ -236,26 +236,19 @@ def bench(
     ] = None,
 ) -> None:
     """Run benchmarks; write <out>/<name>.json and .md (benchmarks/results by default)."""
-    from benchmarks.harness import (
-        BENCHMARKS,
-        RESULTS_DIR,
-        BenchContext,
-        render_markdown,
-        run_benchmark,
-    )
+    from benchmarks import harness
 
-    names = [name] if name else list(BENCHMARKS)
-    unknown = [n for n in names if n not in BENCHMARKS]
+    known = harness.BENCHMARKS
+    names = [name] if name else list(known)
+    unknown = [n for n in names if n not in known]
     if unknown:
-        console.print(
-            f"[red]unknown benchmark {unknown[0]!r}[/red]; known: {', '.join(BENCHMARKS)}"
-        )
+        console.print(f"[red]unknown benchmark {unknown[0]!r}[/red]; known: {', '.join(known)}")
         raise typer.Exit(2)
-    context = BenchContext(Settings(), quick=quick, out_dir=out or RESULTS_DIR)
+    context = harness.BenchContext(Settings(), quick=quick, out_dir=out or harness.RESULTS_DIR)
     for bench_name in names:
         console.print(f"[bold]bench {bench_name}[/bold] ...")
-        result = run_benchmark(bench_name, context)
-        Console().print(render_markdown(result), markup=False)
+        result = harness.run_benchmark(bench_name, context)
+        Console().print(harness.render_markdown(result), markup=False)
 
 
 @app.command()
@@ -385,11 +378,6 @@ def _positive_float(text: str, option: str) -> float:
             f"must be 'max' or a positive number, not {text!r}", param_hint=option
         )
     return value
-
-
-def _not_yet(command: str) -> int:
-    console.print(f"[red]verdict {command}: not built yet[/red]")
-    return 2
 
 
 def main() -> None:
