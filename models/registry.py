@@ -280,7 +280,7 @@ class LiveModel(Generic[M]):
         """Start the background subscriber that loads each new version as it is published."""
         if self._thread is not None:
             return
-        self._pubsub = self.registry.client.pubsub(  # type: ignore[no-untyped-call]
+        self._pubsub = self.registry.client.pubsub(  # type: ignore[no-untyped-call, unused-ignore]
             ignore_subscribe_messages=True
         )
 
