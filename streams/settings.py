@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -82,6 +82,11 @@ class StreamSettings(BaseModel):
     )
     retry_max_s: float = Field(
         2.0, gt=0, description="Longest pause between retries while a dependency is down."
+    )
+    event_loop: Literal["uvloop", "asyncio"] = Field(
+        "uvloop",
+        description="The worker's event loop: uvloop (libuv, several times cheaper per "
+        "request) or asyncio's own; uvloop falls back to asyncio where it is not installed.",
     )
     data_dir: str = Field(".verdict/worker", description="Folder for the workers' local files.")
     learner: bool = Field(

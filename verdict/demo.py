@@ -33,7 +33,7 @@ from replay.simulator import SimulationConfig, SimulationSummary, parse_scenario
 from replay.sources import BadLine, merge_by_time, read_records
 from state.redis_wire import client_from_settings, url_with_db
 from state.settings import RedisSettings
-from verdict import plots
+from verdict import event_loop, plots
 from verdict.demo_outputs import OutputReader, Outputs, Scored, scored
 from verdict.demo_plots import draw
 from verdict.demo_report import print_summary, write_report
@@ -187,7 +187,10 @@ def run_demo(settings: Settings, options: DemoOptions, console: Console) -> Demo
             f"    {simulation.transactions:,} transactions, {simulation.frauds:,} fraud "
             f"({simulation.fraud_rate:.2%}) in {simulation.seconds:.1f} s -> {data_dir}/"
         )
-        report = asyncio.run(_run_engine(settings, options, simulation, data_dir, console))
+        report = event_loop.run(
+            _run_engine(settings, options, simulation, data_dir, console),
+            settings.stream.event_loop,
+        )
     finally:
         if not options.keep_running:  # stop what this demo started, nothing else
             if "redis" in stack_status.started:

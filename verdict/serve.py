@@ -37,6 +37,7 @@ from streams.admin import broker_reachable
 from streams.app import Topology
 from streams.pipeline import StreamSteps
 from streams.publisher import AsyncPublisher
+from verdict import event_loop
 from verdict.loop_lag import watch_loop_lag
 from verdict.settings import Settings
 from verdict.wiring import EngineParts, build_engine
@@ -193,7 +194,7 @@ def serve(settings: Settings, *, port: int | None = None, workers: int = 1) -> i
     """Run ``workers`` worker processes (this one included); their exit status."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if workers <= 1:
-        asyncio.run(run_worker(settings, port=port))
+        event_loop.run(run_worker(settings, port=port), settings.stream.event_loop)
         return 0
     base = port or settings.api.port
     children = []
@@ -202,7 +203,7 @@ def serve(settings: Settings, *, port: int | None = None, workers: int = 1) -> i
         command = [sys.executable, "-m", "verdict.cli", "serve", "--port", str(base + index)]
         children.append(subprocess.Popen(command, env=env))
     try:
-        asyncio.run(run_worker(settings, port=base))
+        event_loop.run(run_worker(settings, port=base), settings.stream.event_loop)
     finally:
         for child in children:
             child.send_signal(signal.SIGTERM)
