@@ -1,17 +1,20 @@
 """The inline API under load: open-loop latency at a fixed rate, and saturation throughput.
 
 A real ``verdict serve`` (stream worker, API, publisher) runs in its own process on an embedded
-broker of the benchmark's own and Redis database 13. A load generator in another process sends
-``POST /v1/decisions`` on a fixed schedule (open loop: a request is due at ``t0 + i / rate``
-whatever happened before, and its latency counts from when it was due, so queueing shows). The
-server reports its own time per request in the ``Server-Timing`` header. Percentiles are exact
-(every latency is kept), not histogram estimates. Saturation: as many requests as 32
-concurrent connections can push, for a few seconds.
+broker of the benchmark's own and Redis database 13. A lean load generator in another process
+(:mod:`benchmarks.http_load`) sends ``POST /v1/decisions`` on a fixed schedule (open loop: a
+request is due at ``t0 + i / rate`` whatever happened before, and its latency counts from when
+it was due, so queueing shows). The server reports its own time per request in the
+``Server-Timing`` header. Percentiles are exact (every latency is kept), not histogram
+estimates. Saturation: as many requests as 32 concurrent connections can push (wrk), for a few
+seconds. Two workers are measured in turn: the default one, whose alert console reads every
+decision back from Kafka, and one without the console, as the README advises for the workers
+that answer payments.
 """
 
 from __future__ import annotations
 
-import asyncio
+import gc
 import json
 import os
 import shutil
@@ -27,15 +30,18 @@ from typing import Any
 import redis
 
 from benchmarks.harness import BenchContext, BenchResult
+from benchmarks.http_load import BodyOf, LoadResult, closed_loop, open_loop
 from state.redis_wire import url_with_db
 from streams.admin import ensure_topics
 from streams.settings import KafkaSettings
-from verdict import plots
+from verdict import event_loop, plots
 from verdict.embedded import EmbeddedBroker
 from verdict.settings import StackSettings
 
 DB = 13
 PLOT = "inline.png"
+#: Light load before measuring: long enough for the worker to join its consumer group.
+WARM_UP_S = 8.0
 GOALS_MS = {"server p99 goal": 2.0, "client p99 goal": 5.0}
 
 
@@ -50,78 +56,57 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] if ordered else 0.0
 
 
-async def _load(url: str, rate: float, seconds: float, closed: int = 0) -> dict[str, Any]:
-    """Send decisions; open loop at ``rate``/s, or closed loop with ``closed`` connections."""
-    import aiohttp
+def decision_bodies(prefix: str) -> BodyOf:
+    """Bodies of ``POST /v1/decisions``: card payments of 5,000 customers at 900 terminals,
+    each with a transaction id of its own under ``prefix``."""
+    tag = prefix.encode()
 
-    client_ms: list[float] = []
-    server_ms: list[float] = []
-    errors = 0
-    counter = 0
+    def body(i: int) -> bytes:
+        return (
+            b'{"tx_id":"%s-%d","ts":%d,"customer_id":"c%d","amount":%d.0,'
+            b'"terminal_id":"t%d","country":"FR"}'
+            % (tag, i, 1_772_445_600 + i, i % 5000, 5 + (i * 37) % 500, i % 900)
+        )
 
-    async def one(session: aiohttp.ClientSession, due: float) -> None:
-        nonlocal errors, counter
-        counter += 1
-        i = counter
-        body = {
-            "tx_id": f"bench-{os.getpid()}-{i}",
-            "ts": 1_772_445_600 + i,
-            "customer_id": f"c{i % 5000}",
-            "amount": float(5 + (i * 37) % 500),
-            "terminal_id": f"t{i % 900}",
-            "country": "FR",
-        }
-        try:
-            async with session.post(url, json=body) as response:
-                await response.read()
-                if response.status >= 500:
-                    errors += 1
-                timing = response.headers.get("Server-Timing", "app;dur=0")
-                server_ms.append(float(timing.rsplit("=", 1)[1]))
-        except aiohttp.ClientError:
-            errors += 1
-        client_ms.append((time.perf_counter() - due) * 1000)
+    return body
 
-    connector = aiohttp.TCPConnector(limit=256)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        started = time.perf_counter()
-        if closed:
 
-            async def loop() -> None:
-                while time.perf_counter() - started < seconds:
-                    await one(session, time.perf_counter())
-
-            await asyncio.gather(*(loop() for _ in range(closed)))
-        else:
-            tasks = []
-            total = int(rate * seconds)
-            for i in range(total):
-                due = started + i / rate
-                delay = due - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                tasks.append(asyncio.create_task(one(session, due)))
-            await asyncio.gather(*tasks)
-        elapsed = time.perf_counter() - started
+def _summary(result: LoadResult) -> dict[str, Any]:
+    client, server = result.client_ms, [ms for ms in result.server_ms if ms >= 0]
     return {
-        "requests": len(client_ms),
-        "errors": errors,
-        "seconds": elapsed,
-        "client_p50_ms": _percentile(client_ms, 50),
-        "client_p99_ms": _percentile(client_ms, 99),
-        "server_p50_ms": _percentile(server_ms, 50),
-        "server_p99_ms": _percentile(server_ms, 99),
-        "per_s": len(client_ms) / elapsed,
-        "client_ms": [round(v, 3) for v in client_ms],
-        "server_ms": [round(v, 3) for v in server_ms],
+        "requests": len(client),
+        "errors": result.errors,
+        "seconds": result.seconds,
+        "per_s": len(client) / result.seconds if result.seconds else 0.0,
+        "client_p50_ms": _percentile(client, 50),
+        "client_p99_ms": _percentile(client, 99),
+        "server_p50_ms": _percentile(server, 50),
+        "server_p99_ms": _percentile(server, 99),
+        "late_p99_ms": _percentile(result.late_ms, 99),
+        "client_ms": [round(v, 3) for v in client],
+        "server_ms": [round(v, 3) for v in server],
     }
 
 
-def _client(url: str, rate: float, seconds: float, closed: int) -> dict[str, Any]:
+def load(port: int, prefix: str, rate: float, seconds: float, connections: int) -> dict[str, Any]:
+    """Open loop at ``rate``/s, or closed loop on ``connections`` (then ``rate`` is unused)."""
+    gc.freeze()  # the generator's own collector would pause it mid-run and count as latency
+    gc.disable()
+    bodies = decision_bodies(prefix)
+    if connections:
+        run = closed_loop("127.0.0.1", port, "/v1/decisions", bodies, connections, seconds)
+    else:
+        run = open_loop("127.0.0.1", port, "/v1/decisions", bodies, rate, seconds)
+    return _summary(event_loop.run(run))
+
+
+def _client(
+    port: int, prefix: str, rate: float, seconds: float, connections: int = 0
+) -> dict[str, Any]:
     """Run the load generator in its own process (it must not share the server's core)."""
     code = (
-        "import asyncio, json, sys; from benchmarks.inline import _load; "
-        f"print(json.dumps(asyncio.run(_load({url!r}, {rate}, {seconds}, {closed}))))"
+        "import json; from benchmarks.inline import load; "
+        f"print(json.dumps(load({port}, {prefix!r}, {rate}, {seconds}, {connections})))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=600
@@ -176,74 +161,99 @@ def _wait_ready(url: str, timeout_s: float = 60) -> None:
     raise RuntimeError(f"the server at {url} did not answer within {timeout_s} s")
 
 
+def _server_pass(
+    kafka: KafkaSettings, redis_url: str, home: Path, *, console: bool, seconds: float
+) -> dict[str, Any]:
+    """Start one ``verdict serve``; measure it at 1,000/s, then saturated; stop it."""
+    redis.Redis.from_url(redis_url).flushdb()
+    port = _free_port()
+    name = "console" if console else "no-console"
+    env = dict(
+        os.environ,
+        VERDICT_KAFKA__URL=kafka.url,
+        VERDICT_REDIS__URL=redis_url,
+        VERDICT_STREAM__APP_ID=f"bench-inline-{port}",
+        VERDICT_STREAM__DATA_DIR=str(home / f"worker-{port}"),
+        VERDICT_API__CONSOLE=str(console).lower(),
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-m", "verdict.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    found: dict[str, Any] = {}
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_ready(url)
+        # imports, JIT, connections, and the stream worker joining its group (~4 s on Tansu)
+        _client(port, f"warm-{name}", 200, WARM_UP_S)
+        found["load_before_steady"] = os.getloadavg()[0]
+        found["steady"] = _client(port, f"steady-{name}", 1000, seconds)
+        found["load_before_saturation"] = os.getloadavg()[0]
+        if shutil.which("wrk"):
+            found["saturation"] = _wrk(url, seconds / 2, 32, WRK_SCRIPT)
+            found["saturated_by"] = "wrk (C, 1 thread)"
+            if console:
+                found["healthz"] = _wrk(f"{url}/healthz", seconds / 4, 32, None)
+        else:
+            closed = _client(port, f"saturation-{name}", 0, seconds / 2, 32)
+            found["saturation"] = {"per_s": closed["per_s"], "errors": closed["errors"]}
+            found["saturated_by"] = "the Python client, closed loop (wrk is not installed)"
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+    return found
+
+
 def run(ctx: BenchContext) -> BenchResult:
-    """Open loop at 1,000 requests/s, then saturation, against one ``verdict serve``."""
+    """Open loop at 1,000 requests/s, then saturation, against one ``verdict serve`` with the
+    alert console (the default) and one without."""
     seconds = 5.0 if ctx.quick else 20.0
     redis_url = url_with_db(ctx.settings.redis.url, DB)
-    redis.Redis.from_url(redis_url).flushdb()
     with tempfile.TemporaryDirectory() as home:
         kafka = KafkaSettings(url=f"kafka://127.0.0.1:{_free_port()}")
         broker = EmbeddedBroker(kafka, StackSettings(home=Path(home)))
         broker.start()
-        port = _free_port()
-        env = dict(
-            os.environ,
-            VERDICT_KAFKA__URL=kafka.url,
-            VERDICT_REDIS__URL=redis_url,
-            VERDICT_STREAM__APP_ID=f"bench-inline-{port}",
-            VERDICT_STREAM__DATA_DIR=str(Path(home) / "worker"),
-        )
-        server = None
-        wrk: dict[str, Any] = {}
-        wrk_health: dict[str, Any] = {}
         try:
             ensure_topics(kafka, ["transactions", "customers", "labels", "offer-responses",
                                   "decisions", "alerts", "triggers", "dead-letters"])  # fmt: skip
-            server = subprocess.Popen(
-                [sys.executable, "-m", "verdict.cli", "serve", "--port", str(port)],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            url = f"http://127.0.0.1:{port}"
-            _wait_ready(url)
-            _client(f"{url}/v1/decisions", 200, 3.0, 0)  # warm-up: imports, JIT, connections
-            load = {"before_steady": os.getloadavg()[0]}
-            steady = _client(f"{url}/v1/decisions", 1000, seconds, 0)
-            load["before_saturation"] = os.getloadavg()[0]
-            saturation = _client(f"{url}/v1/decisions", 0, seconds / 2, 32)
-            if shutil.which("wrk"):
-                wrk = _wrk(url, seconds / 2, 32, WRK_SCRIPT)
-                wrk_health = _wrk(f"{url}/healthz", seconds / 4, 32, None)
+            main = _server_pass(kafka, redis_url, Path(home), console=True, seconds=seconds)
+            bare = _server_pass(kafka, redis_url, Path(home), console=False, seconds=seconds)
         finally:
-            if server is not None:
-                server.send_signal(signal.SIGTERM)
-                server.wait(timeout=60)
             broker.stop()
             redis.Redis.from_url(redis_url).flushdb()
-    report = _plot(steady, ctx.out_dir / PLOT, seconds)
-    saturated = wrk or {"per_s": saturation["per_s"], "errors": saturation["errors"]}
-    by = "wrk (C, 1 thread)" if wrk else "the Python client (wrk is not installed)"
+    steady, lean = main["steady"], bare["steady"]
+    report = _plot(steady, lean, ctx.out_dir / PLOT, seconds)
     baseline = {
         "at_1000_rps_server_p50_ms": steady["server_p50_ms"],
         "at_1000_rps_client_p50_ms": steady["client_p50_ms"],
         "at_1000_rps_achieved_per_s": steady["per_s"],
-        "saturation_python_client_per_s": saturation["per_s"],
-        "saturation_python_client_p99_ms": saturation["client_p99_ms"],
+        "at_1000_rps_generator_late_p99_ms": steady["late_p99_ms"],
+        "no_console_at_1000_rps_server_p99_ms": lean["server_p99_ms"],
+        "no_console_at_1000_rps_client_p99_ms": lean["client_p99_ms"],
+        "no_console_at_1000_rps_server_p50_ms": lean["server_p50_ms"],
+        "no_console_at_1000_rps_client_p50_ms": lean["client_p50_ms"],
+        "no_console_at_1000_rps_generator_late_p99_ms": lean["late_p99_ms"],
+        "no_console_saturation_decisions_per_s": bare["saturation"]["per_s"],
     }
-    if wrk:
-        baseline |= {
-            "saturation_wrk_p99_ms": wrk["p99_ms"],
-            "healthz_wrk_per_s": wrk_health["per_s"],
-        }
+    if "healthz" in main:
+        baseline["saturation_wrk_p99_ms"] = main["saturation"]["p99_ms"]
+        baseline["healthz_wrk_per_s"] = main["healthz"]["per_s"]
+    loads = {
+        f"{name}_{k}": v
+        for name, part in (("console", main), ("no_console", bare))
+        for k, v in part.items()
+        if k.startswith("load")
+    }
     return BenchResult(
         name="inline",
         metrics={
             "at_1000_rps_server_p99_ms": steady["server_p99_ms"],
             "at_1000_rps_client_p99_ms": steady["client_p99_ms"],
-            "at_1000_rps_errors": steady["errors"],
-            "saturation_decisions_per_s": saturated["per_s"],
-            "saturation_errors": saturated["errors"],
+            "at_1000_rps_errors": steady["errors"] + lean["errors"],
+            "saturation_decisions_per_s": main["saturation"]["per_s"],
+            "saturation_errors": main["saturation"]["errors"] + bare["saturation"]["errors"],
         },
         baseline=baseline,
         goals={
@@ -254,28 +264,33 @@ def run(ctx: BenchContext) -> BenchResult:
             "saturation_errors": "<= 0",
         },
         notes=[
-            f"{steady['requests']:,} requests open loop at 1,000/s for {seconds:.0f} s (Python "
-            "aiohttp client in its own process: open loop, every latency kept); saturation: 32 "
-            f"connections for {seconds / 2:.0f} s, measured by {by}; the Python client's own "
-            "saturation figure is a baseline (it spends a core of its own generating the load)",
+            f"{steady['requests']:,} requests open loop at 1,000/s for {seconds:.0f} s, by a lean "
+            "HTTP/1.1 generator in its own process (benchmarks/http_load.py: kept-alive "
+            "connections, uvloop, its collector off; every latency kept, counted from when "
+            "each request was due; `generator_late_p99_ms` is how late it sent them itself); "
+            f"saturation: 32 connections for {seconds / 2:.0f} s, by {main['saturated_by']}",
+            "two passes, each on a `verdict serve` of its own (API + stream worker + "
+            "publisher, one process, uvloop) on one embedded broker and Redis db 13, flushed "
+            "between: the metrics are the default worker's, with the alert console, which "
+            "reads every decision of the cluster back from Kafka; `no_console_*` is a worker "
+            "with `VERDICT_API__CONSOLE=false`, as the README advises for the workers that "
+            "answer payments",
             "healthz_wrk_per_s: the same server answering GET /healthz, the framework's ceiling "
             "on this machine in the same run",
-            "one `verdict serve` process (API + stream worker + publisher) on an embedded broker "
-            "and Redis db 13; concurrent requests are decided in batches (decisions/batching.py)",
-            "server time from the Server-Timing header (routing to response); client time from "
-            "when each request was due; exact percentiles over every request",
+            "concurrent requests are decided in batches (decisions/batching.py); server time "
+            "from the Server-Timing header (routing to response); exact percentiles",
             "for scale: Stripe Radar decides in under 100 ms, FICO Falcon in 40-60 ms, Tazama's "
             "per-stage p99 is 12-56 ms",
             "load average (1 min) before each part, on this shared 2-core machine: "
-            + ", ".join(f"{k} {v:.2f}" for k, v in load.items())
+            + ", ".join(f"{k} {v:.2f}" for k, v in loads.items())
             + " (above 2, other jobs took CPU from the server and the client)",
         ],
         report=report,
     )
 
 
-def _plot(steady: dict[str, Any], path: Path, seconds: float) -> str:
-    """The latency histogram of the open-loop run; the report's text that shows it."""
+def _plot(steady: dict[str, Any], lean: dict[str, Any], path: Path, seconds: float) -> str:
+    """The latency histogram of the open-loop runs; the report's text that shows it."""
     if not plots.available():
         return f"({plots.SKIPPED})"
     plots.latency_histogram(
@@ -283,6 +298,8 @@ def _plot(steady: dict[str, Any], path: Path, seconds: float) -> str:
         {
             "client, from when due": steady["client_ms"],
             "server, Server-Timing": steady["server_ms"],
+            "client, worker without console": lean["client_ms"],
+            "server, worker without console": lean["server_ms"],
         },
         f"verdict bench inline: POST /v1/decisions at 1,000 requests/s for {seconds:.0f} s "
         "(open loop)",

@@ -158,10 +158,13 @@ class DecisionEngine:
             if require_features:
                 raise DependencyUnavailableError("feature store: down, waiting for it to answer")
             return self._count([self._decide(tx, None, started, None, None) for tx in txs])
-        hits = self._hits_many(txs)
+        listed = self._ask_lists(txs)  # sent now, read with the first features
+        hits: list[frozenset[str] | None] | None = None
         results: list[Decided] = []
         try:
             for features in self._feature_chunks(txs):
+                if hits is None:
+                    hits = listed()
                 part = slice(len(results), len(results) + len(features))
                 scored = self._score_many(features)  # one model call per chunk
                 results += [
@@ -178,10 +181,14 @@ class DecisionEngine:
                 raise DependencyUnavailableError(f"feature store: {error}") from error
             left = len(txs) - len(results)
             self._failed(f"feature store unavailable, deciding on {left} without", error)
+            hits = hits if hits is not None else listed()
             results += [
                 self._decide(tx, None, started, None, hit)
                 for tx, hit in zip(txs[len(results) :], hits[len(results) :], strict=True)
             ]
+        finally:
+            if hits is None:  # the lookup's connection goes back to the pool in any case
+                listed()
         return self._count(results)
 
     def _feature_chunks(self, txs: Sequence[Transaction]) -> Iterator[list[dict[str, float]]]:
@@ -197,17 +204,29 @@ class DecisionEngine:
         else:
             yield [self._features.update_and_get(tx) for tx in txs]
 
-    def _hits_many(self, txs: Sequence[Transaction]) -> list[frozenset[str] | None]:
-        """List memberships of a batch in one round trip; ``None`` each when lists are down."""
+    def _ask_lists(self, txs: Sequence[Transaction]) -> Callable[[], list[frozenset[str] | None]]:
+        """Send the list lookups of a batch (one round trip, overlapping the feature store's);
+        the answer gives each transaction's hits, ``None`` each when the lists are down."""
+        down: list[frozenset[str] | None] = [None] * len(txs)
         if self._lists is None:
-            return [frozenset()] * len(txs)
+            nothing: list[frozenset[str] | None] = [frozenset()] * len(txs)
+            return lambda: nothing
         rules = self.policy.current().rules
         probes = [rules.probes(tx) or () for tx in txs]
         try:
-            return list(self._lists.hits_many(probes))
+            answer = self._lists.ask_many(probes)
         except DEPENDENCY_ERRORS as error:
             self._failed(f"lists unavailable for a batch of {len(txs)}", error)
-            return [None] * len(txs)
+            return lambda: down
+
+        def hits() -> list[frozenset[str] | None]:
+            try:
+                return list(answer())
+            except DEPENDENCY_ERRORS as error:
+                self._failed(f"lists unavailable for a batch of {len(txs)}", error)
+                return down
+
+        return hits
 
     def _decide(
         self,

@@ -14,14 +14,17 @@ whole batch, are looked up in one round trip (one ``SMISMEMBER`` per list, Redis
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 import redis
 from redis.exceptions import ResponseError
 
 from state.redis_commands import pack
-from state.redis_wire import round_trip, unavailable
+from state.redis_wire import Pending, unavailable
+
+#: The answer to a lookup already sent: call it for the hits (it waits for them if need be).
+Answer = Callable[[], list[frozenset[str]]]
 
 
 class ListStore(Protocol):
@@ -33,6 +36,11 @@ class ListStore(Protocol):
 
     def hits_many(self, batch: Sequence[Sequence[tuple[str, str]]]) -> list[frozenset[str]]:
         """:meth:`hits` for each probe set of a batch, in one round trip."""
+        ...
+
+    def ask_many(self, batch: Sequence[Sequence[tuple[str, str]]]) -> Answer:
+        """:meth:`hits_many`, sent now and read when the answer is called: the caller's own
+        round trips overlap this one."""
         ...
 
     def add(self, name: str, values: Iterable[str]) -> int:
@@ -62,6 +70,11 @@ class InMemoryListStore:
     def hits_many(self, batch: Sequence[Sequence[tuple[str, str]]]) -> list[frozenset[str]]:
         """See :meth:`ListStore.hits_many`."""
         return [self.hits(probes) for probes in batch]
+
+    def ask_many(self, batch: Sequence[Sequence[tuple[str, str]]]) -> Answer:
+        """See :meth:`ListStore.ask_many` (answered at once)."""
+        found = self.hits_many(batch)
+        return lambda: found
 
     def add(self, name: str, values: Iterable[str]) -> int:
         """See :meth:`ListStore.add`."""
@@ -109,27 +122,39 @@ class RedisListStore:
     def hits_many(self, batch: Sequence[Sequence[tuple[str, str]]]) -> list[frozenset[str]]:
         """See :meth:`ListStore.hits_many`: one ``SMISMEMBER`` per list for the whole batch,
         in one pipeline (Redis 6.2+)."""
+        return self.ask_many(batch)()
+
+    def ask_many(self, batch: Sequence[Sequence[tuple[str, str]]]) -> Answer:
+        """See :meth:`ListStore.ask_many`: the ``SMISMEMBER`` commands go out at once, on a
+        connection of their own, and are read when the answer is called."""
         wanted: dict[str, dict[str, None]] = {}  # list -> distinct values, in order
         for probes in batch:
             for name, value in probes:
                 wanted.setdefault(name, {})[value] = None
         if not wanted:
-            return [frozenset() for _ in batch]
+            nothing = [frozenset[str]() for _ in batch]
+            return lambda: nothing
         commands = [
             pack(b"SMISMEMBER", self.key(name).encode(), *(v.encode() for v in values))
             for name, values in wanted.items()
         ]
-        replies = round_trip(self._client, commands)  # packed: no pipeline object per call
-        for reply in replies:
-            if isinstance(reply, ResponseError):
-                raise unavailable(reply)
-        members = {
-            name: {value for value, hit in zip(values, found, strict=True) if hit}
-            for (name, values), found in zip(wanted.items(), replies, strict=True)
-        }
-        return [
-            frozenset(name for name, value in probes if value in members[name]) for probes in batch
-        ]
+        pending = Pending(self._client, commands)  # packed: no pipeline object per call
+
+        def answer() -> list[frozenset[str]]:
+            replies = pending.replies()
+            for reply in replies:
+                if isinstance(reply, ResponseError):
+                    raise unavailable(reply)
+            members = {
+                name: {value for value, hit in zip(values, found, strict=True) if hit}
+                for (name, values), found in zip(wanted.items(), replies, strict=True)
+            }
+            return [
+                frozenset(name for name, value in probes if value in members[name])
+                for probes in batch
+            ]
+
+        return answer
 
     def add(self, name: str, values: Iterable[str]) -> int:
         """See :meth:`ListStore.add`."""

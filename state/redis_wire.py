@@ -113,6 +113,56 @@ def conversation(client: redis.Redis) -> Iterator[Conversation]:
         pool.release(connection)
 
 
+class Pending:
+    """Commands sent now on a connection of their own; their replies read when wanted.
+
+    The caller's other round trips run meanwhile, on other connections, so this one adds no
+    wait of its own: Redis answers it while the caller waits for the others. The connection
+    goes back to the pool when :meth:`replies` is read, or is dropped by :meth:`cancel`.
+
+    Raises
+    ------
+    FeatureStoreUnavailable
+        As :func:`conversation`, when sending or when reading.
+    """
+
+    def __init__(self, client: redis.Redis, commands: Sequence[bytes]) -> None:
+        self._count = len(commands)
+        self._pool = client.connection_pool
+        try:
+            self._connection: Any = self._pool.get_connection()
+        except (redis.RedisError, OSError) as error:
+            raise unavailable(error) from error
+        try:
+            Conversation(self._connection).send(b"".join(commands))
+        except (redis.RedisError, OSError) as error:
+            self.cancel()
+            raise unavailable(error) from error
+
+    def replies(self) -> list[Any]:
+        """One reply per command (errors in place); only once."""
+        connection, self._connection = self._connection, None
+        if connection is None:
+            raise RuntimeError("the replies were already read, or cancelled")
+        try:
+            return Conversation(connection).read(self._count)
+        except (redis.RedisError, OSError) as error:
+            connection.disconnect()
+            raise unavailable(error) from error
+        except BaseException:
+            connection.disconnect()  # replies may be unread
+            raise
+        finally:
+            self._pool.release(connection)
+
+    def cancel(self) -> None:
+        """Give up on the replies: the connection is dropped (it may hold them unread)."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.disconnect()
+            self._pool.release(connection)
+
+
 def round_trip(client: redis.Redis, commands: Sequence[bytes]) -> list[Any]:
     """Send packed commands in one write; return one reply per command (errors in place).
 

@@ -34,6 +34,9 @@ FOLLOWED: Final = (topics.ALERTS, topics.DECISIONS, topics.LABELS)
 #: Longest a fetch waits on an idle topic (Tansu holds a fetch this long even when messages
 #: arrive meanwhile, so this bounds how late an alert shows).
 FETCH_MAX_WAIT_MS: Final = 100
+#: Messages decoded and taken between two turns of the event loop the API shares: each slice
+#: holds the loop for well under a millisecond (decisions are ~2.5 KB of JSON each).
+TAKE_AT_ONCE: Final = 8
 
 
 class TopicFollower:
@@ -139,13 +142,13 @@ class TopicFollower:
 
     async def _follow(self, consumer: AIOKafkaConsumer) -> None:
         while True:
-            batches = await consumer.getmany(timeout_ms=1000, max_records=5000)
+            batches = await consumer.getmany(timeout_ms=1000, max_records=TAKE_AT_ONCE)
             for partition, messages in batches.items():
                 for message in messages:
                     if message.timestamp < self.since_ms or message.value is None:
                         continue
                     self._take(partition.topic, message.value)
-            await asyncio.sleep(0)  # let the API answer between large batches
+            await asyncio.sleep(0)  # the API answers between two slices
 
     def _take(self, topic: str, value: bytes) -> None:
         try:

@@ -30,3 +30,42 @@ def test_a_list_is_a_plain_set_any_client_can_edit(redis_client: redis.Redis) ->
     assert store.hits([("blocked_devices", "d-9f3a2c")]) == frozenset({"blocked_devices"})
     redis_client.srem("test:list:blocked_devices", "d-9f3a2c")
     assert store.hits([("blocked_devices", "d-9f3a2c")]) == frozenset()
+
+
+def test_pending_replies_come_back_once_and_free_their_connection(
+    redis_client: redis.Redis,
+) -> None:
+    from state.redis_commands import pack
+    from state.redis_wire import Pending
+
+    redis_client.set("test:pending", b"v")
+    pool = redis_client.connection_pool
+    pending = Pending(redis_client, [pack(b"GET", b"test:pending"), pack(b"INCR", b"test:pending")])
+    in_use = len(pool._in_use_connections)
+    got, failed = pending.replies()
+    assert got == b"v" and isinstance(failed, redis.ResponseError)  # errors come back in place
+    assert len(pool._in_use_connections) == in_use - 1
+    with pytest.raises(RuntimeError, match="already read"):
+        pending.replies()
+
+
+def test_a_cancelled_lookup_drops_its_connection(redis_client: redis.Redis) -> None:
+    from state.redis_commands import pack
+    from state.redis_wire import Pending
+
+    pool = redis_client.connection_pool
+    pending = Pending(redis_client, [pack(b"PING")])
+    pending.cancel()
+    assert not pool._in_use_connections
+    with pytest.raises(RuntimeError):
+        pending.replies()
+
+
+def test_lists_on_a_redis_that_is_gone_raise_the_store_error() -> None:
+    from state.redis_wire import client_from_settings
+    from state.settings import RedisSettings
+    from state.store import FeatureStoreUnavailable
+
+    gone = client_from_settings(RedisSettings(url="redis://127.0.0.1:1/0", connect_timeout_s=0.2))
+    with pytest.raises(FeatureStoreUnavailable, match="Redis connection"):
+        RedisListStore(gone).ask_many([[("blocked_customers", "c1")]])

@@ -49,7 +49,7 @@ def test_plots_say_why_they_are_missing(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setattr(plots, "available", lambda: False)
     assert "matplotlib" in stream_plot.plot(_stream_series(), {}, 1.0, tmp_path / "s.png")
     steady = {"client_ms": [1.0], "server_ms": [0.5]}
-    assert "matplotlib" in inline._plot(steady, tmp_path / "i.png", 1.0)
+    assert "matplotlib" in inline._plot(steady, steady, tmp_path / "i.png", 1.0)
     assert not list(tmp_path.iterdir())
 
 
@@ -57,7 +57,8 @@ def test_plots_say_why_they_are_missing(tmp_path: Path, monkeypatch: pytest.Monk
 def test_inline_histogram_writes_a_png(tmp_path: Path) -> None:
     rng = np.random.default_rng(4)
     steady = {"client_ms": rng.lognormal(2, 1, 2_000).tolist(), "server_ms": [1.0] * 2_000}
-    line = inline._plot(steady, tmp_path / inline.PLOT, 2.0)
+    lean = {"client_ms": rng.lognormal(1, 1, 2_000).tolist(), "server_ms": [0.5] * 2_000}
+    line = inline._plot(steady, lean, tmp_path / inline.PLOT, 2.0)
     assert line == f"![latency histogram at 1,000 requests/s]({inline.PLOT})"
     assert_png(tmp_path / inline.PLOT)
 

@@ -35,8 +35,30 @@ def case_values_are_matched_exactly(store: ListStore) -> None:
     assert store.members("missing") == frozenset()
 
 
+def case_an_answer_asked_early_gives_what_hits_many_gives(store: ListStore) -> None:
+    store.add("blocked_customers", ["c1"])
+    store.add("blocked_devices", ["d1", "d2"])
+    batch = [
+        [("blocked_customers", "c1"), ("blocked_devices", "d9")],
+        [],
+        [("blocked_customers", "c9"), ("blocked_devices", "d2")],
+        [("blocked_customers", "c1"), ("blocked_devices", "d1")],
+    ]
+    first, second = store.ask_many(batch), store.ask_many([[("blocked_devices", "d1")]])
+    assert second() == [frozenset({"blocked_devices"})]  # answers may be read in any order
+    expected = [
+        frozenset({"blocked_customers"}),
+        frozenset(),
+        frozenset({"blocked_devices"}),
+        frozenset({"blocked_customers", "blocked_devices"}),
+    ]
+    assert first() == expected == store.hits_many(batch)
+    assert store.ask_many([[], []])() == [frozenset(), frozenset()]
+
+
 CASES: Final[tuple[Callable[[ListStore], None], ...]] = (
     case_hits_name_the_lists_that_hold_the_value,
     case_adding_twice_counts_once_and_removing_takes_effect,
     case_values_are_matched_exactly,
+    case_an_answer_asked_early_gives_what_hits_many_gives,
 )

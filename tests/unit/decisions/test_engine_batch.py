@@ -8,7 +8,7 @@ import pytest
 
 from decisions.caps import InMemoryCapStore
 from decisions.engine import DecisionEngine, DecisionResult
-from decisions.lists import InMemoryListStore
+from decisions.lists import Answer, InMemoryListStore
 from decisions.policy_file import PolicyHolder, load_policy
 from decisions.sources import Scores
 from events.errors import DependencyUnavailableError
@@ -68,13 +68,13 @@ def test_a_batch_looks_up_the_lists_once_and_decides_as_one_by_one() -> None:
     lists = InMemoryListStore()
     lists.add("blocked_customers", ["c2"])
     calls: list[int] = []
-    original = lists.hits_many
+    original = lists.ask_many
 
-    def counted(batch: Sequence[Sequence[tuple[str, str]]]) -> list[frozenset[str]]:
+    def counted(batch: Sequence[Sequence[tuple[str, str]]]) -> Answer:
         calls.append(len(batch))
         return original(batch)
 
-    lists.hits_many = counted  # type: ignore[method-assign]
+    lists.ask_many = counted  # type: ignore[method-assign]
     engine = DecisionEngine(
         PolicyHolder(load_policy()), InMemoryFeatureStore(), ByAmount(), InMemoryCapStore(), lists
     )
@@ -109,3 +109,59 @@ def test_a_streamed_batch_decides_as_one_by_one_and_degrades_only_what_is_left()
     assert [r.decision.degraded for r in broken] == [False] * 4 + [True] * 2
     with pytest.raises(DependencyUnavailableError, match="feature store"):
         _engine(Chunked(fail_after=4)).decide_many(_story(), require_features=True)
+
+
+class CountedLists(InMemoryListStore):
+    """Lists whose answers say how often they were read, and can fail when read."""
+
+    def __init__(self, fail_on_read: bool = False) -> None:
+        super().__init__()
+        self.asked = 0
+        self.read = 0
+        self.fail_on_read = fail_on_read
+
+    def ask_many(self, batch: Sequence[Sequence[tuple[str, str]]]) -> Answer:
+        self.asked += 1
+        found = self.hits_many(batch)
+
+        def answer() -> list[frozenset[str]]:
+            self.read += 1
+            if self.fail_on_read:
+                raise FeatureStoreUnavailable("Redis timeout: lists")
+            return found
+
+        return answer
+
+
+@pytest.mark.parametrize("fail_after", [None, 0, 4])
+def test_the_list_lookup_is_read_once_whatever_the_features_do(fail_after: int | None) -> None:
+    lists = CountedLists()
+    lists.add("blocked_customers", ["c2"])
+    engine = DecisionEngine(
+        PolicyHolder(load_policy()), Chunked(fail_after), ByAmount(), InMemoryCapStore(), lists
+    )
+    results = engine.decide_many(_story())
+    assert (lists.asked, lists.read) == (1, 1)  # its connection goes back to the pool
+    assert [r.decision.outcome for r in results if r.decision.customer_id == "c2"] == ["decline"]
+
+
+@pytest.mark.parametrize("fail_after", [0, 4])
+def test_the_list_lookup_is_read_when_the_stream_path_gives_up(fail_after: int) -> None:
+    lists = CountedLists()
+    engine = DecisionEngine(
+        PolicyHolder(load_policy()), Chunked(fail_after), ByAmount(), InMemoryCapStore(), lists
+    )
+    with pytest.raises(DependencyUnavailableError):
+        engine.decide_many(_story(), require_features=True)
+    assert (lists.asked, lists.read) == (1, 1)
+
+
+def test_lists_that_fail_when_read_degrade_only_the_list_rules() -> None:
+    lists = CountedLists(fail_on_read=True)
+    engine = DecisionEngine(
+        PolicyHolder(load_policy()), InMemoryFeatureStore(), ByAmount(), InMemoryCapStore(), lists
+    )
+    results = engine.decide_many(_story())
+    assert lists.read == 1
+    assert all(r.decision.degraded for r in results)
+    assert all("lists" in " ".join(x.detail for x in r.decision.reasons) for r in results)

@@ -1,0 +1,111 @@
+"""benchmarks.http_load against a small aiohttp server in the test's own loop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+
+import pytest
+from aiohttp import web
+
+from benchmarks import http_load
+from benchmarks.inline import decision_bodies
+
+
+async def _serve(
+    handler: Callable[[web.Request], Awaitable[web.Response]],
+) -> tuple[web.AppRunner, int]:
+    app = web.Application()
+    app.router.add_post("/v1/decisions", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    return runner, port
+
+
+def test_open_loop_sends_every_request_and_reads_server_timing() -> None:
+    seen: list[dict[str, object]] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        seen.append(json.loads(await request.read()))
+        status = 503 if len(seen) == 3 else 200
+        return web.Response(text="{}", status=status, headers={"Server-Timing": "app;dur=0.250"})
+
+    async def scenario() -> http_load.LoadResult:
+        runner, port = await _serve(handler)
+        try:
+            bodies = decision_bodies("t")
+            return await http_load.open_loop("127.0.0.1", port, "/v1/decisions", bodies, 200, 0.1)
+        finally:
+            await runner.cleanup()
+
+    result = asyncio.run(scenario())
+    assert len(result.client_ms) == 20 == len(seen)
+    assert sorted(str(body["tx_id"]) for body in seen) == sorted(f"t-{i}" for i in range(20))
+    assert result.server_ms == [0.25] * 20
+    assert result.errors == 1  # the one 5xx
+    assert all(ms >= 0 for ms in result.client_ms + result.late_ms)
+    assert result.seconds >= 0.095  # the last request was due at 0.095 s
+
+
+def test_latency_counts_from_when_a_request_was_due() -> None:
+    async def handler(request: web.Request) -> web.Response:
+        await request.read()
+        await asyncio.sleep(0.05)  # a slow server: requests due meanwhile queue up
+        return web.Response(text="{}")
+
+    async def scenario() -> http_load.LoadResult:
+        runner, port = await _serve(handler)
+        try:
+            bodies = decision_bodies("slow")
+            return await http_load.open_loop("127.0.0.1", port, "/v1/decisions", bodies, 100, 0.05)
+        finally:
+            await runner.cleanup()
+
+    result = asyncio.run(scenario())
+    assert len(result.client_ms) == 5
+    assert min(result.client_ms) >= 50.0
+    assert result.server_ms == [-1.0] * 5  # no Server-Timing header
+
+
+def test_closed_loop_keeps_each_connection_busy() -> None:
+    async def handler(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(text='{"outcome":"approve"}', headers={"Server-Timing": "app;dur=1"})
+
+    async def scenario() -> http_load.LoadResult:
+        runner, port = await _serve(handler)
+        try:
+            bodies = decision_bodies("c")
+            return await http_load.closed_loop("127.0.0.1", port, "/v1/decisions", bodies, 4, 0.2)
+        finally:
+            await runner.cleanup()
+
+    result = asyncio.run(scenario())
+    assert len(result.client_ms) > 8 and result.errors == 0
+    assert set(result.server_ms) == {1.0}
+
+
+def test_a_refused_connection_is_an_error_not_a_latency() -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    bodies = decision_bodies("x")
+    with pytest.raises(ConnectionRefusedError):  # no server for the ready connections: at once
+        asyncio.run(http_load.open_loop("127.0.0.1", port, "/v1/decisions", bodies, 100, 0.03))
+    run = http_load.open_loop("127.0.0.1", port, "/v1/decisions", bodies, 100, 0.03, ready=0)
+    result = asyncio.run(run)
+    assert result.errors == 3 and result.client_ms == []
+
+
+def test_decision_bodies_are_valid_transactions() -> None:
+    from events.records import Transaction
+
+    tx = Transaction.model_validate_json(decision_bodies("p")(7))
+    assert (tx.tx_id, tx.customer_id, tx.terminal_id) == ("p-7", "c7", "t7")
+    assert tx.amount == pytest.approx(5 + 7 * 37)
