@@ -203,6 +203,28 @@ def _check_rate(bucket: TokenBucket, metrics: Metrics, route: str) -> None:
         raise RateLimitedError("too many requests: the API's request rate limit is reached", wait_s)
 
 
+class _RouteMetrics:
+    """Requests and latency by route: each label set's child kept, as ``labels()`` costs more
+    than the update itself (routes and statuses are few, so the cache stays small)."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+        self._counters: dict[tuple[str, int], Any] = {}
+        self._timers: dict[str, Any] = {}
+
+    def record(self, route: str, status: int, elapsed_s: float) -> None:
+        counter = self._counters.get((route, status))
+        if counter is None:
+            counter = self._counters[route, status] = self._metrics.http_requests.labels(
+                route=route, status=str(status)
+            )
+        counter.inc()
+        timer = self._timers.get(route)
+        if timer is None:
+            timer = self._timers[route] = self._metrics.http_latency.labels(route=route)
+        timer.observe(elapsed_s)
+
+
 def create_app(
     services: ApiServices, settings: ApiSettings, *, default_currency: str = DEFAULT_CURRENCY
 ) -> web.Application:
@@ -216,6 +238,8 @@ def create_app(
         log.warning(
             "alerts use the public development pseudonym key: set VERDICT_API__PSEUDONYM_KEY"
         )
+
+    recorded = _RouteMetrics(metrics)
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -242,8 +266,7 @@ def create_app(
             log.exception("unexpected error on %s %s", request.method, template)
             response = _json({"error": "internal_error", "message": "unexpected error"}, 500)
         elapsed = time.perf_counter() - started
-        metrics.http_requests.labels(route=template, status=str(response.status)).inc()
-        metrics.http_latency.labels(route=template).observe(elapsed)
+        recorded.record(template, response.status, elapsed)
         response.headers["Server-Timing"] = f"app;dur={elapsed * 1000:.3f}"
         return response
 
@@ -302,6 +325,8 @@ class _Routes:
     async def _body(self, request: web.Request) -> bytes:
         if (request.content_length or 0) > self._settings.max_body_bytes:
             raise PayloadTooLargeError(f"body larger than {self._settings.max_body_bytes} bytes")
+        if request.content.is_eof():  # the body came whole with the headers: no wait, no timer
+            return await request.read()
         limit_s = self._settings.body_timeout_s
         try:
             async with asyncio.timeout(limit_s):
