@@ -7,9 +7,10 @@ writes a prepared request on a kept-alive connection and reads the answer with a
 :class:`asyncio.Protocol` (no streams, no header objects), on uvloop where it is installed.
 
 Open loop: request ``i`` is due at ``start + i / rate`` whatever happened before; its latency
-counts from when it was due, so queueing anywhere (in the generator, the kernel or the server)
-shows. ``late_ms`` records how late the generator itself sent each request, so its own share
-is visible in the report.
+counts from when it was due (or from when it was sent, if the loop's timer woke the generator
+early), so queueing anywhere (in the generator, the kernel or the server) shows. ``late_ms``
+records how late the generator itself sent each request (negative: early), so its own share is
+visible in the report.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import cast
 
+#: How the generator waits for the next request to be due (a test's own may wake it early).
+_sleep = asyncio.sleep
 #: How a request body is made from its number.
 BodyOf = Callable[[int], bytes]
 
@@ -131,16 +134,18 @@ async def open_loop(
         raw = _request(host, path, body_of(i))
         try:
             conn = await connection()
-            late = (time.perf_counter() - due) * 1000
+            sent = time.perf_counter()
             status, head = await conn.request(raw)
         except (OSError, ConnectionError):
             result.errors += 1
             return
-        done = (time.perf_counter() - due) * 1000
+        # From when it was due, or from when it was sent if that was earlier: uvloop's timers
+        # have a resolution of 1 ms and may wake the generator before a request is due.
+        done = (time.perf_counter() - min(due, sent)) * 1000
         idle.append(conn)
         if status >= 500:
             result.errors += 1
-        rows[i] = (done, _server_ms(head), late)
+        rows[i] = (done, _server_ms(head), (sent - due) * 1000)
 
     idle.extend(await asyncio.gather(*(connection() for _ in range(ready))))
     started = time.perf_counter()
@@ -149,7 +154,7 @@ async def open_loop(
         due = started + i / rate
         delay = due - time.perf_counter()
         if delay > 0:
-            await asyncio.sleep(delay)
+            await _sleep(delay)
         tasks.append(loop.create_task(one(i, due)))
     await asyncio.gather(*tasks)
     result.seconds = time.perf_counter() - started

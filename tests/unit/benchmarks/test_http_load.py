@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -109,3 +110,34 @@ def test_decision_bodies_are_valid_transactions() -> None:
     tx = Transaction.model_validate_json(decision_bodies("p")(7))
     assert (tx.tx_id, tx.customer_id, tx.terminal_id) == ("p-7", "c7", "t7")
     assert tx.amount == pytest.approx(5 + 7 * 37)
+
+
+def test_a_request_sent_early_counts_from_when_it_was_sent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real_sleep = asyncio.sleep
+
+    async def early(delay: float) -> None:  # a timer that fires halfway (uvloop's are 1 ms)
+        await real_sleep(delay / 2)
+
+    monkeypatch.setattr(http_load, "_sleep", early)
+
+    async def handler(request: web.Request) -> web.Response:
+        await request.read()
+        until = time.perf_counter() + 0.002  # exactly 2 ms
+        while time.perf_counter() < until:
+            pass
+        return web.Response(text="{}", headers={"Server-Timing": "app;dur=2.000"})
+
+    async def scenario() -> http_load.LoadResult:
+        runner, port = await _serve(handler)
+        try:
+            bodies = decision_bodies("early")
+            return await http_load.open_loop("127.0.0.1", port, "/v1/decisions", bodies, 50, 0.2)
+        finally:
+            await runner.cleanup()
+
+    result = asyncio.run(scenario())
+    assert len(result.client_ms) == 10
+    assert min(result.late_ms[1:]) < -5  # sent about 10 ms before they were due
+    assert min(result.client_ms) >= 2.0  # never shorter than the server's own 2 ms
