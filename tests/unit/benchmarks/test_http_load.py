@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -13,18 +14,38 @@ from aiohttp import web
 from benchmarks import http_load
 from benchmarks.inline import decision_bodies
 
+Handler = Callable[[web.Request], Awaitable[web.Response]]
 
-async def _serve(
-    handler: Callable[[web.Request], Awaitable[web.Response]],
-) -> tuple[web.AppRunner, int]:
-    app = web.Application()
-    app.router.add_post("/v1/decisions", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    return runner, port
+
+def _against(handler: Handler, mode: str, prefix: str, pace: float, seconds: float) -> Any:
+    """Run ``http_load.<mode>`` against ``handler`` served on a free port, in one loop."""
+
+    async def scenario() -> http_load.LoadResult:
+        app = web.Application()
+        app.router.add_post("/v1/decisions", handler)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        port = runner.addresses[0][1]
+        try:
+            load = getattr(http_load, mode)
+            bodies = decision_bodies(prefix)
+            result: http_load.LoadResult = await load(
+                "127.0.0.1", port, "/v1/decisions", bodies, pace, seconds
+            )
+            return result
+        finally:
+            await runner.cleanup()
+
+    return asyncio.run(scenario())
+
+
+async def _two_ms(request: web.Request) -> web.Response:
+    await request.read()
+    until = time.perf_counter() + 0.002  # exactly 2 ms (a timer may fire early)
+    while time.perf_counter() < until:
+        pass
+    return web.Response(text="{}", headers={"Server-Timing": "app;dur=2.000"})
 
 
 def test_open_loop_sends_every_request_and_reads_server_timing() -> None:
@@ -35,15 +56,7 @@ def test_open_loop_sends_every_request_and_reads_server_timing() -> None:
         status = 503 if len(seen) == 3 else 200
         return web.Response(text="{}", status=status, headers={"Server-Timing": "app;dur=0.250"})
 
-    async def scenario() -> http_load.LoadResult:
-        runner, port = await _serve(handler)
-        try:
-            bodies = decision_bodies("t")
-            return await http_load.open_loop("127.0.0.1", port, "/v1/decisions", bodies, 200, 0.1)
-        finally:
-            await runner.cleanup()
-
-    result = asyncio.run(scenario())
+    result = _against(handler, "open_loop", "t", 200, 0.1)
     assert len(result.client_ms) == 20 == len(seen)
     assert sorted(str(body["tx_id"]) for body in seen) == sorted(f"t-{i}" for i in range(20))
     assert result.server_ms == [0.25] * 20
@@ -58,15 +71,7 @@ def test_latency_counts_from_when_a_request_was_due() -> None:
         await asyncio.sleep(0.05)  # a slow server: requests due meanwhile queue up
         return web.Response(text="{}")
 
-    async def scenario() -> http_load.LoadResult:
-        runner, port = await _serve(handler)
-        try:
-            bodies = decision_bodies("slow")
-            return await http_load.open_loop("127.0.0.1", port, "/v1/decisions", bodies, 100, 0.05)
-        finally:
-            await runner.cleanup()
-
-    result = asyncio.run(scenario())
+    result = _against(handler, "open_loop", "slow", 100, 0.05)
     assert len(result.client_ms) == 5
     assert min(result.client_ms) >= 50.0
     assert result.server_ms == [-1.0] * 5  # no Server-Timing header
@@ -77,15 +82,7 @@ def test_closed_loop_keeps_each_connection_busy() -> None:
         await request.read()
         return web.Response(text='{"outcome":"approve"}', headers={"Server-Timing": "app;dur=1"})
 
-    async def scenario() -> http_load.LoadResult:
-        runner, port = await _serve(handler)
-        try:
-            bodies = decision_bodies("c")
-            return await http_load.closed_loop("127.0.0.1", port, "/v1/decisions", bodies, 4, 0.2)
-        finally:
-            await runner.cleanup()
-
-    result = asyncio.run(scenario())
+    result = _against(handler, "closed_loop", "c", 4, 0.2)
     assert len(result.client_ms) > 8 and result.errors == 0
     assert set(result.server_ms) == {1.0}
 
@@ -121,23 +118,7 @@ def test_a_request_sent_early_counts_from_when_it_was_sent(
         await real_sleep(delay / 2)
 
     monkeypatch.setattr(http_load, "_sleep", early)
-
-    async def handler(request: web.Request) -> web.Response:
-        await request.read()
-        until = time.perf_counter() + 0.002  # exactly 2 ms
-        while time.perf_counter() < until:
-            pass
-        return web.Response(text="{}", headers={"Server-Timing": "app;dur=2.000"})
-
-    async def scenario() -> http_load.LoadResult:
-        runner, port = await _serve(handler)
-        try:
-            bodies = decision_bodies("early")
-            return await http_load.open_loop("127.0.0.1", port, "/v1/decisions", bodies, 50, 0.2)
-        finally:
-            await runner.cleanup()
-
-    result = asyncio.run(scenario())
+    result = _against(_two_ms, "open_loop", "early", 50, 0.2)
     assert len(result.client_ms) == 10
     assert min(result.late_ms[1:]) < -5  # sent about 10 ms before they were due
     assert min(result.client_ms) >= 2.0  # never shorter than the server's own 2 ms
