@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -184,9 +184,9 @@ class InMemoryFeatureStore:
             return None
         return self.snapshot(label.tx_id)
 
-    def learn_labels(self, labels: Sequence[Label]) -> list[dict[str, float] | None]:
-        """:meth:`learn_label` of each, in order."""
-        return [self.learn_label(label) for label in labels]
+    def learn_labels(self, labels: Sequence[Label]) -> Iterator[dict[str, float] | None]:
+        """:meth:`learn_label` of each, in order, as they are taken."""
+        return (self.learn_label(label) for label in labels)
 
     def snapshot(self, tx_id: str) -> dict[str, float] | None:
         """The features first returned for ``tx_id``, or ``None`` when unknown or expired."""

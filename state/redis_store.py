@@ -160,17 +160,15 @@ class RedisFeatureStore:
 
     def learn_label(self, label: Label) -> dict[str, float] | None:
         """Apply a label (two round trips: the index, then the entities); the snapshot if news."""
-        return self.learn_labels([label])[0]
+        return next(self.learn_labels([label]))
 
-    def learn_labels(self, labels: Sequence[Label]) -> list[dict[str, float] | None]:
+    def learn_labels(self, labels: Sequence[Label]) -> Iterator[dict[str, float] | None]:
         """Apply labels in order, in two round trips for each ``CHUNK`` of them (their indexes,
         then every entity's script, which Redis runs in the order sent); each one's snapshot
-        if news."""
-        return [
-            found
-            for start in range(0, len(labels), CHUNK)
-            for found in self._learn_chunk(labels[start : start + CHUNK])
-        ]
+        if news. A chunk is sent only when the previous one's answers have been taken, so a
+        Redis that fails mid-way leaves at most one chunk of labels in doubt."""
+        for start in range(0, len(labels), CHUNK):
+            yield from self._learn_chunk(labels[start : start + CHUNK])
 
     def _learn_chunk(self, labels: Sequence[Label]) -> list[dict[str, float] | None]:
         started = time.perf_counter()

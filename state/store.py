@@ -8,7 +8,7 @@ suite runs on both). docs/features.md describes every feature and its semantics.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Final, Literal, Protocol
 
 from events.errors import DependencyUnavailableError
@@ -73,8 +73,10 @@ class FeatureStore(Protocol):
         """
         ...
 
-    def learn_labels(self, labels: Sequence[Label]) -> list[dict[str, float] | None]:
-        """:meth:`learn_label` of each, in order (two round trips in all on Redis)."""
+    def learn_labels(self, labels: Sequence[Label]) -> Iterator[dict[str, float] | None]:
+        """:meth:`learn_label` of each, in order, as they are applied (on Redis two round trips
+        per chunk of them). What was yielded was applied: when the store fails mid-way, the
+        caller learns those before the error reaches it."""
         ...
 
     def snapshot(self, tx_id: str) -> dict[str, float] | None:

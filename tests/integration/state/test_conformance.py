@@ -270,7 +270,7 @@ def test_labels_in_one_group_give_what_one_by_one_gives(
         for n in range(4):
             store.update_and_get(on_entities(p, n, n * H))
         if p == "group":
-            answers.append(store.learn_labels(labels(p)))
+            answers.append(list(store.learn_labels(labels(p))))
         else:
             answers.append([store.learn_label(one) for one in labels(p)])
         after.append(store.update_and_get(on_entities(p, 9, 8 * H)))
@@ -279,7 +279,7 @@ def test_labels_in_one_group_give_what_one_by_one_gives(
     assert [answer is not None for answer in answers[0]] == news
     assert after[0] == after[1]
     assert after[0]["term_fraud_count_7d"] == 1.0  # t2 still fraud, t1 cleared
-    assert make_store().learn_labels([]) == []
+    assert list(make_store().learn_labels([])) == []
     for reason in ("repeated", "stale", "unknown", "expired"):
         assert sample(metrics, "verdict_labels_ignored_total", reason=reason) >= 2.0
 
@@ -296,7 +296,7 @@ def test_a_group_longer_than_a_pipeline_chunk_is_applied_in_order(make_store: Ma
             for n in range(260)  # every transaction twice: the second verdict may be news
         ]
         if p == "group":
-            answers.append(store.learn_labels(labels))
+            answers.append(list(store.learn_labels(labels)))
         else:
             answers.append([store.learn_label(one) for one in labels])
         after.append([store.get("terminal", f"{p}T{k}") for k in range(3)])
@@ -346,3 +346,23 @@ def test_amounts_above_48_bit_cents_are_clamped_in_sums_only(store: FeatureStore
     f = store.update_and_get(tx(1, 0, amount=9e12))
     assert f["amount"] == 9e12
     assert f["cust_amount_sum_1d"] == (2**48 - 1) / 100
+
+
+def test_a_group_is_applied_a_chunk_at_a_time_as_its_answers_are_taken(
+    make_store: MakeStore,
+) -> None:
+    """A store that fails mid-group leaves at most one chunk in doubt: the next chunk is not
+    applied before the answers of this one have been taken (and learnt)."""
+    store = make_store()
+    for n in range(150):
+        store.update_and_get(tx(n, n * 60, f"c{n}", tx_id=f"t{n}", terminal_id=f"T{n}"))
+    labels = [
+        Label(tx_id=f"t{n}", is_fraud=True, ts=T0 + 3 * H, source="analyst") for n in range(150)
+    ]
+    answers = store.learn_labels(labels)
+    taken = [next(answers) for _ in range(100)]  # the first chunk of the Redis store
+    assert all(found is not None for found in taken)
+    assert store.get("terminal", "T0")["term_fraud_count_7d"] == 1.0
+    assert store.get("terminal", "T149")["term_fraud_count_7d"] == 0.0  # not applied yet
+    assert sum(found is not None for found in answers) == 50
+    assert store.get("terminal", "T149")["term_fraud_count_7d"] == 1.0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -173,3 +173,22 @@ def test_what_a_batch_took_before_the_store_failed_is_learnt() -> None:
     assert learner.learnt == 2
     assert learner.on_label(label("t3", False, 7))  # and single labels learn at once again
     assert model.learnt[-1] == (3.0, False)
+
+
+class ChunkFailingStore(Store):
+    """A store that applies a group two labels at a time and goes down at its third."""
+
+    def learn_labels(self, labels: Sequence[Label]) -> Iterator[dict[str, float] | None]:
+        for n, one in enumerate(labels):
+            if n == 2:
+                raise ConnectionError("store down mid-group")
+            yield self.learn_label(one)
+
+
+def test_what_a_group_took_before_the_store_failed_mid_way_is_learnt() -> None:
+    model = BatchRecorder()
+    learner = LabelLearner(model, ChunkFailingStore(), "explicit", max_early=0)
+    with pytest.raises(ConnectionError, match="mid-group"):
+        learner.on_labels([label("t1", True, 7), label("t2", False, 7), label("t3", True, 7)])
+    assert model.learnt == [(1.0, True), (2.0, False)]  # taken before the failure: learnt
+    assert learner.learnt == 2
