@@ -39,7 +39,8 @@ class LoadResult:
 
 
 class _Connection(asyncio.Protocol):
-    """One kept-alive connection with at most one request in flight."""
+    """One kept-alive connection with at most one request in flight. Answers are framed by
+    their ``Content-Length`` (the API's always carry one; chunked answers are not read)."""
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
