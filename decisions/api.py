@@ -45,7 +45,7 @@ from events.errors import (
     UnauthorizedError,
     VerdictError,
 )
-from events.metrics import Metrics
+from events.metrics import Children, Metrics
 from events.parsing import (
     check_identifier,
     json_object,
@@ -203,28 +203,6 @@ def _check_rate(bucket: TokenBucket, metrics: Metrics, route: str) -> None:
         raise RateLimitedError("too many requests: the API's request rate limit is reached", wait_s)
 
 
-class _RouteMetrics:
-    """Requests and latency by route: each label set's child kept, as ``labels()`` costs more
-    than the update itself (routes and statuses are few, so the cache stays small)."""
-
-    def __init__(self, metrics: Metrics) -> None:
-        self._metrics = metrics
-        self._counters: dict[tuple[str, int], Any] = {}
-        self._timers: dict[str, Any] = {}
-
-    def record(self, route: str, status: int, elapsed_s: float) -> None:
-        counter = self._counters.get((route, status))
-        if counter is None:
-            counter = self._counters[route, status] = self._metrics.http_requests.labels(
-                route=route, status=str(status)
-            )
-        counter.inc()
-        timer = self._timers.get(route)
-        if timer is None:
-            timer = self._timers[route] = self._metrics.http_latency.labels(route=route)
-        timer.observe(elapsed_s)
-
-
 def create_app(
     services: ApiServices, settings: ApiSettings, *, default_currency: str = DEFAULT_CURRENCY
 ) -> web.Application:
@@ -239,7 +217,7 @@ def create_app(
             "alerts use the public development pseudonym key: set VERDICT_API__PSEUDONYM_KEY"
         )
 
-    recorded = _RouteMetrics(metrics)
+    requests, latency = Children(metrics.http_requests), Children(metrics.http_latency)
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -266,7 +244,8 @@ def create_app(
             log.exception("unexpected error on %s %s", request.method, template)
             response = _json({"error": "internal_error", "message": "unexpected error"}, 500)
         elapsed = time.perf_counter() - started
-        recorded.record(template, response.status, elapsed)
+        requests(route=template, status=str(response.status)).inc()
+        latency(route=template).observe(elapsed)
         response.headers["Server-Timing"] = f"app;dur={elapsed * 1000:.3f}"
         return response
 

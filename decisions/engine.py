@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from typing import Final
 
 import redis
-from prometheus_client import Counter
 
 from decisions import marketing, reasons
 from decisions.breaker import CircuitBreaker
@@ -45,7 +44,7 @@ from decisions.offers import build_trigger
 from decisions.policy_file import PolicyHolder
 from decisions.sources import NO_SCORES, FeatureSource, OfferChooser, RiskScorer, Scores
 from events.errors import DependencyUnavailableError
-from events.metrics import Metrics, observe_many
+from events.metrics import Children, Metrics, observe_many
 from events.outputs import Decision, Trigger
 from events.records import Transaction
 
@@ -126,7 +125,7 @@ class DecisionEngine:
         self._lists = lists
         self._offers = offers
         self._metrics = metrics
-        self._by_outcome: dict[str, Counter] = {}
+        self._outcomes = Children(metrics.decisions) if metrics is not None else None
         self._clock = clock
 
     def decide(self, tx: Transaction) -> DecisionResult:
@@ -158,13 +157,11 @@ class DecisionEngine:
             if require_features:
                 raise DependencyUnavailableError("feature store: down, waiting for it to answer")
             return self._count([self._decide(tx, None, started, None, None) for tx in txs])
-        listed = self._ask_lists(txs)  # sent now, read with the first features
-        hits: list[frozenset[str] | None] | None = None
+        listed = self._ask_lists(txs)  # sent now, read once the first features are in
         results: list[Decided] = []
         try:
             for features in self._feature_chunks(txs):
-                if hits is None:
-                    hits = listed()
+                hits = listed()
                 part = slice(len(results), len(results) + len(features))
                 scored = self._score_many(features)  # one model call per chunk
                 results += [
@@ -181,14 +178,13 @@ class DecisionEngine:
                 raise DependencyUnavailableError(f"feature store: {error}") from error
             left = len(txs) - len(results)
             self._failed(f"feature store unavailable, deciding on {left} without", error)
-            hits = hits if hits is not None else listed()
+            hits = listed()
             results += [
                 self._decide(tx, None, started, None, hit)
                 for tx, hit in zip(txs[len(results) :], hits[len(results) :], strict=True)
             ]
         finally:
-            if hits is None:  # the lookup's connection goes back to the pool in any case
-                listed()
+            listed()  # read in any case: the lookup's connection goes back to the pool
         return self._count(results)
 
     def _feature_chunks(self, txs: Sequence[Transaction]) -> Iterator[list[dict[str, float]]]:
@@ -206,7 +202,8 @@ class DecisionEngine:
 
     def _ask_lists(self, txs: Sequence[Transaction]) -> Callable[[], list[frozenset[str] | None]]:
         """Send the list lookups of a batch (one round trip, overlapping the feature store's);
-        the answer gives each transaction's hits, ``None`` each when the lists are down."""
+        the answer gives each transaction's hits, ``None`` each when the lists are down. It
+        reads the replies on its first call and gives the same hits on every later one."""
         down: list[frozenset[str] | None] = [None] * len(txs)
         if self._lists is None:
             nothing: list[frozenset[str] | None] = [frozenset()] * len(txs)
@@ -219,12 +216,16 @@ class DecisionEngine:
             self._failed(f"lists unavailable for a batch of {len(txs)}", error)
             return lambda: down
 
+        read: list[list[frozenset[str] | None]] = []
+
         def hits() -> list[frozenset[str] | None]:
-            try:
-                return list(answer())
-            except DEPENDENCY_ERRORS as error:
-                self._failed(f"lists unavailable for a batch of {len(txs)}", error)
-                return down
+            if not read:
+                try:
+                    read.append(list(answer()))
+                except DEPENDENCY_ERRORS as error:
+                    self._failed(f"lists unavailable for a batch of {len(txs)}", error)
+                    read.append(down)
+            return read[0]
 
         return hits
 
@@ -330,8 +331,8 @@ class DecisionEngine:
         """Record a batch of decisions in the metrics (one increment per outcome and one
         histogram update for the batch); the results."""
         results = [result for result, _ in decided]
-        metrics = self._metrics
-        if metrics is None or not decided:
+        metrics, by_outcome = self._metrics, self._outcomes
+        if metrics is None or by_outcome is None or not decided:
             return results
         outcomes: dict[str, int] = {}
         for result, missing in decided:
@@ -344,9 +345,6 @@ class DecisionEngine:
             for held in result.suppressed:
                 metrics.trigger_suppressions.labels(code=held.code, rule=held.rule).inc()
         for name, count in outcomes.items():
-            by_outcome = self._by_outcome.get(name)
-            if by_outcome is None:  # labels() costs more than the increment: keep the children
-                by_outcome = self._by_outcome[name] = metrics.decisions.labels(outcome=name)
-            by_outcome.inc(count)
+            by_outcome(outcome=name).inc(count)
         observe_many(metrics.decision_latency, [r.decision.latency_ms / 1000.0 for r in results])
         return results

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterable
-from typing import Final
+from typing import Final, Generic, TypeVar
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, Info
 
@@ -235,6 +235,34 @@ class Metrics:
             "Versions in force: the engine, the policy and the models.",
             registry=registry,
         )
+
+
+M = TypeVar("M", Counter, Gauge, Histogram)
+
+
+class Children(Generic[M]):
+    """The children of a labelled metric, each made once: ``labels()`` checks and hashes its
+    arguments under a lock on every call, which costs more than the update on a hot path.
+    Label values must come from small sets (routes, statuses, outcomes).
+
+    >>> from prometheus_client import CollectorRegistry
+    >>> c = Counter("x_total", "x", ["route", "status"], registry=CollectorRegistry())
+    >>> requests = Children(c)
+    >>> requests(route="/v1/decisions", status="200").inc()
+    >>> requests(route="/v1/decisions", status="200") is c.labels("/v1/decisions", "200")
+    True
+    """
+
+    def __init__(self, metric: M) -> None:
+        self._metric: M = metric
+        self._made: dict[tuple[tuple[str, str], ...], M] = {}
+
+    def __call__(self, **labels: str) -> M:
+        key = tuple(labels.items())
+        child = self._made.get(key)
+        if child is None:
+            child = self._made[key] = self._metric.labels(**labels)
+        return child
 
 
 def observe_many(histogram: Histogram, values: Iterable[float]) -> None:

@@ -171,6 +171,4 @@ def round_trip(client: redis.Redis, commands: Sequence[bytes]) -> list[Any]:
     FeatureStoreUnavailable
         As :func:`conversation`.
     """
-    with conversation(client) as talk:
-        talk.send(b"".join(commands))
-        return talk.read(len(commands))
+    return Pending(client, commands).replies()
