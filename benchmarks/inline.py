@@ -139,12 +139,25 @@ def _wrk(url: str, seconds: float, connections: int, script: str | None) -> dict
         out = subprocess.run(
             [*command, url], capture_output=True, text=True, check=True, timeout=seconds + 60
         ).stdout
-    rate = float(out.split("Requests/sec:")[1].split()[0])
+    done, took = out.split(" requests in ")[0].split()[-1], out.split(" requests in ")[1]
     errors = int(out.split("Non-2xx or 3xx responses:")[1].split()[0]) if "Non-2xx" in out else 0
+    rate = (int(done) - errors) / _seconds(took.split(",")[0])  # answered with a decision
     p99 = out.split(" 99%")[1].split()[0] if " 99%" in out else "0ms"
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
     unit = next(u for u in ("us", "ms", "s") if p99.endswith(u))
     return {"per_s": rate, "errors": errors, "p99_ms": float(p99[: -len(unit)]) * scale[unit]}
+
+
+def _seconds(duration: str) -> float:
+    """A wrk duration in seconds.
+
+    >>> _seconds("10.00s"), _seconds("1.00m"), _seconds("250.00ms")
+    (10.0, 60.0, 0.25)
+    """
+    for unit, scale in (("ms", 0.001), ("us", 1e-6), ("s", 1.0), ("m", 60.0), ("h", 3600.0)):
+        if duration.endswith(unit):
+            return float(duration[: -len(unit)]) * scale
+    raise ValueError(f"not a wrk duration: {duration!r}")
 
 
 def _wait_ready(url: str, timeout_s: float = 60) -> None:
@@ -175,6 +188,7 @@ def _server_pass(
         VERDICT_STREAM__APP_ID=f"bench-inline-{port}",
         VERDICT_STREAM__DATA_DIR=str(home / f"worker-{port}"),
         VERDICT_API__CONSOLE=str(console).lower(),
+        VERDICT_API__MAX_REQUESTS_PER_S="0",  # saturation is measured, not the rate limit
     )
     server = subprocess.Popen(
         [sys.executable, "-m", "verdict.cli", "serve", "--port", str(port)],

@@ -54,7 +54,7 @@ from events.parsing import (
     parse_offer_response,
     parse_transaction,
 )
-from events.records import DEFAULT_CURRENCY, CustomerProfile, Event, Transaction
+from events.records import DEFAULT_CURRENCY, CustomerProfile, Event
 from state.store import Entity
 
 log = logging.getLogger(__name__)
@@ -156,24 +156,6 @@ class DecisionFeedback(Protocol):
     def on_decisions(self, results: Sequence[DecisionResult]) -> None:
         """Decisions just taken."""
         ...
-
-
-class _DecideAndLearn:
-    """The engine's batches, each handed to the feedback once decided, as on the stream path.
-    Learning never fails a payment: an error there is logged, the decisions still answered."""
-
-    def __init__(self, engine: DecisionEngine, feedback: DecisionFeedback | None) -> None:
-        self._engine = engine
-        self._feedback = feedback
-
-    def decide_many(self, txs: Sequence[Transaction]) -> list[DecisionResult]:
-        results = self._engine.decide_many(txs)
-        if self._feedback is not None:
-            try:
-                self._feedback.on_decisions(results)
-            except Exception:
-                log.exception("feedback on %d inline decisions failed", len(results))
-        return results
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -297,8 +279,9 @@ class _Routes:
         self._currency = currency
         self._alert_key = settings.pseudonym_key.get_secret_value().encode()
         self._openapi = orjson.dumps(openapi_document())
+        feedback = services.feedback  # learns from each batch, as on the stream path
         self._batcher: DecisionBatcher[DecisionResult] = DecisionBatcher(
-            _DecideAndLearn(services.engine, services.feedback)
+            services.engine, after=None if feedback is None else feedback.on_decisions
         )
 
     async def _body(self, request: web.Request) -> bytes:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -38,6 +38,7 @@ import redis
 from decisions import marketing, reasons
 from decisions.breaker import CircuitBreaker
 from decisions.core import CAPS, FEATURES, LISTS, DecisionContext, amend, propose
+from decisions.inflight import InFlight, SentChunks
 from decisions.lists import ListStore
 from decisions.marketing import CapStore, Suppression, to_ms
 from decisions.offers import build_trigger
@@ -152,15 +153,50 @@ class DecisionEngine:
         :class:`~events.errors.DependencyUnavailableError` instead of deciding degraded: the
         stream path waits for Redis rather than leave transactions out of the features.
         """
+        return self.start_many(txs, require_features=require_features).finish()
+
+    def start_many(self, txs: Sequence[Transaction], *, require_features: bool = False) -> InFlight:
+        """:meth:`decide_many` in two steps: the batch's list lookups and first features are
+        sent now, and :meth:`InFlight.finish` reads them and decides. An event loop waits in
+        between for :meth:`InFlight.fileno` to be readable and serves other requests while
+        Redis works, instead of blocking on the round trip."""
         started = self._clock()
         if self._down():
             if require_features:
                 raise DependencyUnavailableError("feature store: down, waiting for it to answer")
-            return self._count([self._decide(tx, None, started, None, None) for tx in txs])
+            results = self._count([self._decide(tx, None, started, None, None) for tx in txs])
+            return InFlight(lambda: results)
         listed = self._ask_lists(txs)  # sent now, read once the first features are in
+        send = getattr(self._features, "send_chunks", None)
+        sent: SentChunks | None = None
+        failure: BaseException | None = None
+        if send is not None:
+            try:
+                sent = send(txs)
+            except DEPENDENCY_ERRORS as error:
+                failure = error
+        chunks = sent if sent is not None else self._feature_chunks(txs)
+
+        def finish() -> list[DecisionResult]:
+            return self._finish(txs, started, listed, chunks, failure, require_features)
+
+        return InFlight(finish, sent, listed)
+
+    def _finish(
+        self,
+        txs: Sequence[Transaction],
+        started: float,
+        listed: Callable[[], list[frozenset[str] | None]],
+        chunks: Iterable[list[dict[str, float]]],
+        failure: BaseException | None,
+        require_features: bool,
+    ) -> list[DecisionResult]:
+        """Read the features a chunk at a time and decide (the second step of a batch)."""
         results: list[Decided] = []
         try:
-            for features in self._feature_chunks(txs):
+            if failure is not None:  # the features could not even be sent
+                raise failure
+            for features in chunks:
                 hits = listed()
                 part = slice(len(results), len(results) + len(features))
                 scored = self._score_many(features)  # one model call per chunk

@@ -15,6 +15,7 @@ because every command is idempotent. Every Redis failure is one
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections import deque
@@ -75,11 +76,45 @@ R = TypeVar("R")
 #: Transactions written per chunk of a batch before the previous chunk's answers are read.
 CHUNK: Final = 100
 
-__all__ = ["RedisFeatureStore", "bucket_key", "entity_key", "index_key"]
+__all__ = ["RedisFeatureStore", "SentFeatures", "bucket_key", "entity_key", "index_key"]
 
 
 class _ScriptsMissingError(Exception):
     """Redis answered NOSCRIPT (restarted, or its scripts flushed)."""
+
+
+class SentFeatures:
+    """A batch's features on their way: the first chunk is written, its answer not yet read.
+
+    Reading blocks until Redis answers. A caller on an event loop waits instead for
+    :meth:`fileno` to become readable (at most ``timeout_s``, the client's socket timeout),
+    serving other work meanwhile, then iterates: the chunks in order, as
+    :meth:`RedisFeatureStore.update_and_get_chunks` gives them (with the same errors).
+    :meth:`close` gives up on the rest (the connection is dropped, never reused half-read).
+    """
+
+    def __init__(
+        self, chunks: Iterator[list[dict[str, float]] | int], fileno: int | None, timeout_s: float
+    ) -> None:
+        self._chunks = chunks
+        self._fileno = fileno
+        self.timeout_s = timeout_s
+
+    def fileno(self) -> int | None:
+        """The socket that becomes readable when the first answer arrives (``None``: nothing
+        to wait for)."""
+        return self._fileno
+
+    def __iter__(self) -> Iterator[list[dict[str, float]]]:
+        for chunk in self._chunks:
+            if not isinstance(chunk, int):
+                yield chunk
+
+    def close(self) -> None:
+        """Give up on what is unread."""
+        close = getattr(self._chunks, "close", None)
+        if close is not None:
+            close()
 
 
 class RedisFeatureStore:
@@ -131,12 +166,38 @@ class RedisFeatureStore:
         each chunk while Redis runs the next one (the next chunk is sent before one is
         yielded). Raises :class:`~state.store.FeatureStoreUnavailable` mid-way if Redis goes;
         the chunks already yielded are recorded (a retry of the batch is idempotent)."""
+        for step in self._steps(txs, announce=False):
+            if not isinstance(step, int):
+                yield step
+
+    def send_chunks(self, txs: Sequence[Transaction]) -> SentFeatures:
+        """Write the first chunk of ``txs`` now and return at once: the caller waits for
+        :meth:`SentFeatures.fileno` to be readable (an event loop serving other requests
+        meanwhile), then iterates for the chunks, as :meth:`update_and_get_chunks`.
+
+        Raises
+        ------
+        FeatureStoreUnavailable
+            When the first chunk cannot be sent.
+        """
+        timeout_s = float(self.client.connection_pool.connection_kwargs.get("socket_timeout") or 0)
+        steps = self._steps(txs, announce=True)
+        first = next(steps, None)
+        if isinstance(first, int):
+            return SentFeatures(steps, first, timeout_s)
+        rest = steps if first is None else itertools.chain([first], steps)  # read already
+        return SentFeatures(rest, None, timeout_s)
+
+    def _steps(
+        self, txs: Sequence[Transaction], *, announce: bool
+    ) -> Iterator[list[dict[str, float]] | int]:
+        """The chunks of :meth:`_update`, timed and their failure counted."""
         if not txs:
             return
         started = time.perf_counter()
         prepared = [prepare(tx, self.calendar) for tx in txs]
         try:
-            yield from self._update(prepared)
+            yield from self._update(prepared, announce=announce)
         except FeatureStoreUnavailable as error:
             self._count_error(error)
             raise
@@ -228,9 +289,12 @@ class RedisFeatureStore:
         raw = self._run([pack(b"GET", index_key(tx_id))])[0]
         return None if raw is None else orjson.loads(raw)
 
-    def _update(self, prepared: list[PreparedTx]) -> Iterator[list[dict[str, float]]]:
+    def _update(
+        self, prepared: list[PreparedTx], *, announce: bool = False
+    ) -> Iterator[list[dict[str, float]] | int]:
         """Stream the batch in chunks, one sent ahead of the one answered; on NOSCRIPT load
-        the scripts and send again from the first chunk not answered."""
+        the scripts and send again from the first chunk not answered. With ``announce``, the
+        connection's file descriptor is yielded once, as soon as the first chunk is sent."""
         done, reloaded_at = 0, -1
         while done < len(prepared):
             try:
@@ -241,6 +305,9 @@ class RedisFeatureStore:
                         packed = [self.commands.update(p) for p in chunk]
                         talk.send(b"".join(payload for payload, _ in packed))
                         pending.append((chunk, sum(count for _, count in packed)))
+                        if announce and (fileno := talk.fileno()) is not None:
+                            announce = False
+                            yield fileno
                         if len(pending) > 1:
                             answered = self._answers(talk, *pending.popleft())
                             done += len(answered)
@@ -256,7 +323,7 @@ class RedisFeatureStore:
                 self._load_scripts()
 
     def _update_all(self, prepared: list[PreparedTx]) -> list[dict[str, float]]:
-        return [features for chunk in self._update(prepared) for features in chunk]
+        return [f for chunk in self._update(prepared) if not isinstance(chunk, int) for f in chunk]
 
     def _answers(
         self, talk: Conversation, chunk: list[PreparedTx], count: int

@@ -71,6 +71,11 @@ class Conversation:
     def __init__(self, connection: Any) -> None:
         self._connection = connection
 
+    def fileno(self) -> int | None:
+        """The connection's socket (readable when a reply has arrived); ``None`` if closed."""
+        sock = getattr(self._connection, "_sock", None)
+        return None if sock is None else int(sock.fileno())
+
     def send(self, payload: bytes) -> None:
         """Write packed commands without waiting for their replies."""
         self._connection.send_packed_command([payload], check_health=False)
