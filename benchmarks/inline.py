@@ -291,8 +291,13 @@ def run(ctx: BenchContext) -> BenchResult:
             "answer payments",
             "healthz_wrk_per_s: the same server answering GET /healthz, the framework's ceiling "
             "on this machine in the same run",
-            "concurrent requests are decided in batches (decisions/batching.py); server time "
-            "from the Server-Timing header (routing to response); exact percentiles",
+            "concurrent requests are decided in batches (decisions/batching.py), a batch of "
+            "8 or more in two steps: sent to Redis, the loop serving other requests until the "
+            "answer is in; server time from the Server-Timing header (routing to response); "
+            "exact percentiles",
+            "the API's request limit is off in both servers (VERDICT_API__MAX_REQUESTS_PER_S=0; "
+            "its default, 5,000/s, would answer 429 above it), and only 2xx answers count as "
+            "decisions",
             "for scale: Stripe Radar decides in under 100 ms, FICO Falcon in 40-60 ms, Tazama's "
             "per-stage p99 is 12-56 ms",
             "load average (1 min) before each part, on this shared 2-core machine: "
