@@ -167,20 +167,27 @@ class DecisionEngine:
             results = self._count([self._decide(tx, None, started, None, None) for tx in txs])
             return InFlight(lambda: results)
         listed = self._ask_lists(txs)  # sent now, read once the first features are in
-        send = getattr(self._features, "send_chunks", None)
-        sent: SentChunks | None = None
-        failure: BaseException | None = None
-        if send is not None:
-            try:
-                sent = send(txs)
-            except DEPENDENCY_ERRORS as error:
-                failure = error
-        chunks = sent if sent is not None else self._feature_chunks(txs)
+        chunks, sent = self._send_features(txs)
 
         def finish() -> list[DecisionResult]:
-            return self._finish(txs, started, listed, chunks, failure, require_features)
+            return self._finish(txs, started, listed, chunks, require_features)
 
         return InFlight(finish, sent, listed)
+
+    def _send_features(
+        self, txs: Sequence[Transaction]
+    ) -> tuple[Iterable[list[dict[str, float]]], SentChunks | None]:
+        """The batch's features as chunks to read, and what was sent when the store sends
+        ahead (``send_chunks``); a send that failed raises when the chunks are read, as a
+        failed read would."""
+        send = getattr(self._features, "send_chunks", None)
+        if send is None:
+            return self._feature_chunks(txs), None
+        try:
+            sent: SentChunks = send(txs)
+        except DEPENDENCY_ERRORS as error:
+            return _raising(error), None
+        return sent, sent
 
     def _finish(
         self,
@@ -188,14 +195,11 @@ class DecisionEngine:
         started: float,
         listed: Callable[[], list[frozenset[str] | None]],
         chunks: Iterable[list[dict[str, float]]],
-        failure: BaseException | None,
         require_features: bool,
     ) -> list[DecisionResult]:
         """Read the features a chunk at a time and decide (the second step of a batch)."""
         results: list[Decided] = []
         try:
-            if failure is not None:  # the features could not even be sent
-                raise failure
             for features in chunks:
                 hits = listed()
                 part = slice(len(results), len(results) + len(features))
@@ -384,3 +388,9 @@ class DecisionEngine:
             by_outcome(outcome=name).inc(count)
         observe_many(metrics.decision_latency, [r.decision.latency_ms / 1000.0 for r in results])
         return results
+
+
+def _raising(error: BaseException) -> Iterator[list[dict[str, float]]]:
+    """Chunks whose first read raises ``error``."""
+    raise error
+    yield []  # a generator: the error is raised when read, not when called

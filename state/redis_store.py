@@ -51,6 +51,9 @@ from state.redis_commands import (
 )
 from state.redis_wire import (
     Conversation,
+    SentFeatures,
+    Steps,
+    chunks_only,
     client_from_settings,
     conversation,
     error_kind,
@@ -81,40 +84,6 @@ __all__ = ["RedisFeatureStore", "SentFeatures", "bucket_key", "entity_key", "ind
 
 class _ScriptsMissingError(Exception):
     """Redis answered NOSCRIPT (restarted, or its scripts flushed)."""
-
-
-class SentFeatures:
-    """A batch's features on their way: the first chunk is written, its answer not yet read.
-
-    Reading blocks until Redis answers. A caller on an event loop waits instead for
-    :meth:`fileno` to become readable (at most ``timeout_s``, the client's socket timeout),
-    serving other work meanwhile, then iterates: the chunks in order, as
-    :meth:`RedisFeatureStore.update_and_get_chunks` gives them (with the same errors).
-    :meth:`close` gives up on the rest (the connection is dropped, never reused half-read).
-    """
-
-    def __init__(
-        self, chunks: Iterator[list[dict[str, float]] | int], fileno: int | None, timeout_s: float
-    ) -> None:
-        self._chunks = chunks
-        self._fileno = fileno
-        self.timeout_s = timeout_s
-
-    def fileno(self) -> int | None:
-        """The socket that becomes readable when the first answer arrives (``None``: nothing
-        to wait for)."""
-        return self._fileno
-
-    def __iter__(self) -> Iterator[list[dict[str, float]]]:
-        for chunk in self._chunks:
-            if not isinstance(chunk, int):
-                yield chunk
-
-    def close(self) -> None:
-        """Give up on what is unread."""
-        close = getattr(self._chunks, "close", None)
-        if close is not None:
-            close()
 
 
 class RedisFeatureStore:
@@ -166,9 +135,7 @@ class RedisFeatureStore:
         each chunk while Redis runs the next one (the next chunk is sent before one is
         yielded). Raises :class:`~state.store.FeatureStoreUnavailable` mid-way if Redis goes;
         the chunks already yielded are recorded (a retry of the batch is idempotent)."""
-        for step in self._steps(txs, announce=False):
-            if not isinstance(step, int):
-                yield step
+        yield from chunks_only(self._steps(txs, announce=False))
 
     def send_chunks(self, txs: Sequence[Transaction]) -> SentFeatures:
         """Write the first chunk of ``txs`` now and return at once: the caller waits for
@@ -188,9 +155,7 @@ class RedisFeatureStore:
         rest = steps if first is None else itertools.chain([first], steps)  # read already
         return SentFeatures(rest, None, timeout_s)
 
-    def _steps(
-        self, txs: Sequence[Transaction], *, announce: bool
-    ) -> Iterator[list[dict[str, float]] | int]:
+    def _steps(self, txs: Sequence[Transaction], *, announce: bool) -> Steps:
         """The chunks of :meth:`_update`, timed and their failure counted."""
         if not txs:
             return
@@ -289,9 +254,7 @@ class RedisFeatureStore:
         raw = self._run([pack(b"GET", index_key(tx_id))])[0]
         return None if raw is None else orjson.loads(raw)
 
-    def _update(
-        self, prepared: list[PreparedTx], *, announce: bool = False
-    ) -> Iterator[list[dict[str, float]] | int]:
+    def _update(self, prepared: list[PreparedTx], *, announce: bool = False) -> Steps:
         """Stream the batch in chunks, one sent ahead of the one answered; on NOSCRIPT load
         the scripts and send again from the first chunk not answered. With ``announce``, the
         connection's file descriptor is yielded once, as soon as the first chunk is sent."""
@@ -323,7 +286,7 @@ class RedisFeatureStore:
                 self._load_scripts()
 
     def _update_all(self, prepared: list[PreparedTx]) -> list[dict[str, float]]:
-        return [f for chunk in self._update(prepared) if not isinstance(chunk, int) for f in chunk]
+        return [f for chunk in chunks_only(self._update(prepared)) for f in chunk]
 
     def _answers(
         self, talk: Conversation, chunk: list[PreparedTx], count: int

@@ -9,7 +9,7 @@ configured timeouts, and the connection is dropped rather than reused half-read.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -177,3 +177,46 @@ def round_trip(client: redis.Redis, commands: Sequence[bytes]) -> list[Any]:
         As :func:`conversation`.
     """
     return Pending(client, commands).replies()
+
+
+#: Features of a batch, one chunk at a time, with the socket's file descriptor once, as soon
+#: as the first chunk is sent (when announced; see ``RedisFeatureStore._update``).
+Steps = Iterator[list[dict[str, float]] | int]
+
+
+def chunks_only(steps: Iterable[list[dict[str, float]] | int]) -> Iterator[list[dict[str, float]]]:
+    """The chunks of ``steps``, without the file descriptor announced among them."""
+    for step in steps:
+        if not isinstance(step, int):
+            yield step
+
+
+class SentFeatures:
+    """A batch's features on their way: the first chunk is written, its answer not yet read.
+
+    Reading blocks until Redis answers. A caller on an event loop waits instead for
+    :meth:`fileno` to become readable (at most ``timeout_s``, the client's socket timeout),
+    serving other work meanwhile, then iterates: the chunks in order, as
+    :meth:`~state.redis_store.RedisFeatureStore.update_and_get_chunks` gives them (with the
+    same errors).
+    :meth:`close` gives up on the rest (the connection is dropped, never reused half-read).
+    """
+
+    def __init__(self, chunks: Steps, fileno: int | None, timeout_s: float) -> None:
+        self._chunks = chunks
+        self._fileno = fileno
+        self.timeout_s = timeout_s
+
+    def fileno(self) -> int | None:
+        """The socket that becomes readable when the first answer arrives (``None``: nothing
+        to wait for)."""
+        return self._fileno
+
+    def __iter__(self) -> Iterator[list[dict[str, float]]]:
+        return chunks_only(self._chunks)
+
+    def close(self) -> None:
+        """Give up on what is unread."""
+        close = getattr(self._chunks, "close", None)
+        if close is not None:
+            close()
