@@ -48,6 +48,7 @@ from typing import Literal, Protocol
 from events.metrics import Metrics
 from events.records import Label
 from models.base import Features, OnlineModel
+from models.settings import ModelSettings
 
 LabelFeed = Literal["explicit", "chargebacks"]
 
@@ -223,3 +224,17 @@ class LabelLearner:
     def waiting(self) -> int:
         """Transactions waiting for their horizon (``chargebacks``)."""
         return len(self._pending)
+
+
+def label_learner(
+    model: OnlineModel, store: SnapshotSource, models: ModelSettings, metrics: Metrics | None
+) -> LabelLearner:
+    """The learner of labels the settings describe, teaching ``model`` (one place for both
+    of a two-process backtest's learners, which must take the same decisions)."""
+    return LabelLearner(
+        model,
+        store,
+        feed=models.label_feed,
+        label_horizon_s=models.label_horizon_s,
+        metrics=metrics,
+    )

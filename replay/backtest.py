@@ -34,24 +34,32 @@ this module only drives it. Two simulations can run beside it:
 
 from __future__ import annotations
 
-import heapq
-import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
-from pathlib import Path
 from typing import BinaryIO, Final, Protocol
 
 from decisions.engine import DecisionResult
-from events.errors import EventValidationError, VerdictError
+from events.errors import VerdictError
 from events.outputs import Decision
-from events.parsing import parse_event
-from events.records import DEFAULT_CURRENCY, CustomerProfile, Event, Label, Transaction
+from events.records import DEFAULT_CURRENCY, CustomerProfile, Label, Transaction
 from replay.analysts import ANALYST_DELAY_S, Analysts
 from replay.quality import Ledger
+from replay.schedule import (
+    CUSTOMERS,
+    LABELS,
+    TRANSACTIONS,
+    BacktestFiles,
+    Decide,
+    Learn,
+    Profile,
+    Review,
+    Step,
+    read_streams,
+    schedule,
+)
 from replay.shadow import Shadow
-from replay.sources import BadLine, read_records
+from replay.sources import BadLine
 
 __all__ = [
     "ANALYST_DELAY_S",
@@ -63,16 +71,10 @@ __all__ = [
     "Shadow",
 ]
 
-TRANSACTIONS: Final = "transactions"
-LABELS: Final = "labels"
-CUSTOMERS: Final = "customers"
 #: The default event-time span of a batch of the command (see the module docstring).
 DEFAULT_SPAN_S: Final = 60.0
 
 _to_json = Decision.__pydantic_serializer__.to_json  # bytes, as model_dump_json() encoded
-#: One event of a stream file: its event time, its topic and the parsed event.
-_Item = tuple[float, str, Event]
-_ts = itemgetter(0)
 
 
 class Decider(Protocol):
@@ -114,15 +116,6 @@ class BadInputError(VerdictError):
 
     http_status = 422
     code = "bad_input"
-
-
-@dataclass(frozen=True)
-class BacktestFiles:
-    """The stream files of one backtest (JSONL or CSV, each in event-time order)."""
-
-    transactions: Path
-    labels: Path | None = None
-    customers: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -212,34 +205,24 @@ class Backtest:
 
     def run(self, files: BacktestFiles, out: BinaryIO) -> BacktestSummary:
         """Decide every transaction of ``files``, writing one decision line each to ``out``."""
+        items = read_streams(files, self.default_currency, self._skip)
+        steps = schedule(
+            items, span_s=self.span_s, batch_size=self.batch_size, analysts=self.analysts
+        )
+        return self.run_steps(steps, out)
+
+    def run_steps(self, steps: Iterable[Step], out: BinaryIO) -> BacktestSummary:
+        """Apply ``steps`` (of :func:`~replay.schedule.schedule`) in order, each before the
+        next is asked for; a :class:`~replay.pipeline.FeatureStage` in another process makes
+        them, too."""
         started = time.perf_counter()
         self._bad, self._reported = 0, 0
         self._counts = dict.fromkeys(self._counts, 0)
-        analysts, size, exact = self.analysts, self.batch_size, self.span_s <= 0
-        batch: list[Transaction] = []
-        pending: list[_Item] = []  # labels and profiles known while the batch is open
-        limit = math.inf  # the open batch takes events up to this event time
-        for item in heapq.merge(*self._streams(files), key=_ts):
-            ts, topic, event = item
-            if batch and (ts > limit or (len(batch) >= size if topic == TRANSACTIONS else exact)):
-                self._close(batch, pending, out, until=ts)
-            if analysts is not None and not batch and analysts.next_due < ts:
-                self._apply_all(pending)
-                for verdict in analysts.due(ts):
-                    self._label(verdict)
-            if topic == TRANSACTIONS:
-                if not batch:
-                    self._apply_all(pending)  # what became known before it
-                    limit = ts + self.span_s if not exact else math.inf
-                    if analysts is not None:  # its verdicts on this batch, or earlier ones
-                        limit = min(limit, ts + analysts.delay_s, analysts.next_due)
-                batch.append(event)  # type: ignore[arg-type]
-            else:  # applied before the next decision, in order (consecutive labels as one)
-                pending.append(item)
-        self._close(batch, pending, out, until=math.inf)
+        for step in steps:
+            self.apply(step, out)
         if self.on_progress is not None:
             self.on_progress(self._counts[TRANSACTIONS])
-        counts = self._counts
+        counts, analysts = self._counts, self.analysts
         return BacktestSummary(
             decisions=counts[TRANSACTIONS],
             labels=counts[LABELS],
@@ -250,36 +233,29 @@ class Backtest:
             seconds=time.perf_counter() - started,
         )
 
-    def _close(
-        self, batch: list[Transaction], pending: list[_Item], out: BinaryIO, until: float
-    ) -> None:
-        """Decide the open batch, then apply what became known meanwhile, in time order."""
-        if batch:
-            self._decide(batch, out)
-            self._counts[TRANSACTIONS] += len(batch)
-            batch.clear()
-        self._apply_all(pending)
-        if self.analysts is not None:
-            for verdict in self.analysts.due(until):
-                self._label(verdict)
-        decided = self._counts[TRANSACTIONS]
-        if self.on_progress is not None and decided - self._reported >= self.progress_every:
-            self.on_progress(decided)
-            self._reported = decided
-
-    def _apply_all(self, pending: list[_Item]) -> None:
-        """Apply the labels and profiles of ``pending`` in order, consecutive labels as one
-        group (the fraud model learns them in one pass), and empty it."""
-        labels: list[Label] = []
-        for _, topic, event in pending:
-            if topic == LABELS:
-                labels.append(event)  # type: ignore[arg-type]
-                continue
-            self._labels(labels)
-            self._counts[topic] += 1
-            self.profiles.put_customer(event)  # type: ignore[arg-type]
-        self._labels(labels)
-        pending.clear()
+    def apply(self, step: Step, out: BinaryIO) -> None:
+        """Do one step: decide a batch, learn labels, take a profile, review, or skip."""
+        if isinstance(step, Decide):
+            self._decide(step.batch, out)
+            decided = self._counts[TRANSACTIONS] = self._counts[TRANSACTIONS] + len(step.batch)
+            if self.on_progress is not None and decided - self._reported >= self.progress_every:
+                self.on_progress(decided)
+                self._reported = decided
+        elif isinstance(step, Learn):
+            self._counts[LABELS] += len(step.labels)
+            self.learner.on_labels(step.labels)
+            if self.shadow is not None:
+                for label in step.labels:
+                    self.shadow.on_label(label)
+        elif isinstance(step, Profile):
+            self._counts[CUSTOMERS] += 1
+            self.profiles.put_customer(step.profile)
+        elif isinstance(step, Review):
+            if self.analysts is not None:
+                for verdict in self.analysts.due(step.until):
+                    self._label(verdict)
+        else:
+            self._skip(step.bad)
 
     def _decide(self, batch: list[Transaction], out: BinaryIO) -> None:
         results = self.engine.decide_many(batch, require_features=True)
@@ -300,45 +276,6 @@ class Backtest:
         self.learner.on_label(label)
         if self.shadow is not None:
             self.shadow.on_label(label)
-
-    def _labels(self, labels: list[Label]) -> None:
-        """Apply and forget a group of labels (in order, nothing decided between them)."""
-        if not labels:
-            return
-        self._counts[LABELS] += len(labels)
-        self.learner.on_labels(labels)
-        if self.shadow is not None:
-            for label in labels:
-                self.shadow.on_label(label)
-        labels.clear()
-
-    def _streams(self, files: BacktestFiles) -> list[Iterator[_Item]]:
-        streams: list[Iterator[_Item]] = []
-        if files.customers is not None:  # all profiles, by time (a file of them is small)
-            profiles = self._read(files.customers, CUSTOMERS, CustomerProfile)
-            streams.append(iter(sorted(profiles, key=_ts)))
-        streams.append(self._read(files.transactions, TRANSACTIONS, Transaction))
-        if files.labels is not None:
-            streams.append(self._read(files.labels, LABELS, Label))
-        return streams
-
-    def _read(self, path: Path, topic: str, record_type: type[Event]) -> Iterator[_Item]:
-        """The events of one file in file order, each parsed once; bad lines are skipped."""
-        currency = self.default_currency
-        if path.suffix.lower() == ".csv":  # validated by the reader, as JSON
-            for record in read_records(path, topic, on_bad=self._skip):
-                event = parse_event(record_type, record.value, default_currency=currency)
-                yield getattr(event, "ts", None) or 0.0, topic, event
-            return
-        with path.open("rb") as handle:
-            for number, line in enumerate(handle, start=1):
-                try:
-                    event = parse_event(record_type, line, default_currency=currency)
-                except EventValidationError as error:
-                    if line.strip():
-                        self._skip(BadLine(path, number, str(error)))
-                    continue
-                yield getattr(event, "ts", None) or 0.0, topic, event
 
     def _skip(self, bad: BadLine) -> None:
         if self.strict:

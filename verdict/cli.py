@@ -7,6 +7,7 @@ status 2, never a traceback.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -281,6 +282,15 @@ def backtest(
     flush: Annotated[bool, typer.Option("--flush", help="Empty the Redis database first.")] = False,
     strict: Annotated[bool, typer.Option(help="Stop at the first bad line.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    processes: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=2,
+            help="2: keep the features in a second process, beside the decisions (not with "
+            "--feedback); 1: one process; 0: 2 on a machine of two cores or more.",
+        ),
+    ] = 0,
 ) -> None:
     """Decide a recorded stream in-process on event time; print the quality against the labels."""
     import time
@@ -288,23 +298,21 @@ def backtest(
 
     import orjson
     import redis
-    from prometheus_client import CollectorRegistry
     from rich.progress import MofNCompleteColumn, Progress, TextColumn
 
-    from decisions.feedback import EngineFeedback
-    from decisions.lists import InMemoryListStore, ListStore, RedisListStore
-    from decisions.policy_file import PolicyHolder
-    from events.metrics import Metrics
-    from replay.backtest import Analysts, Backtest, BacktestFiles, Shadow
+    from replay.backtest import BacktestFiles
     from replay.quality import Ledger, Truth, quality, report_lines
     from state.redis_wire import client_from_settings
-    from verdict.wiring import build_engine
+    from verdict.backtesting import BacktestOptions, run_backtest
 
     began = time.perf_counter()
     if state not in ("redis", "memory"):
         raise typer.BadParameter(f"must be redis or memory, not {state!r}", param_hint="--state")
     if feedback and labels is None:
         raise typer.BadParameter("needs --labels (the analysts' truth)", param_hint="--feedback")
+    if feedback and processes == 2:
+        raise typer.BadParameter("the analysts need one process", param_hint="--processes 2")
+    two = processes == 2 or (processes == 0 and not feedback and (os.cpu_count() or 1) >= 2)
     settings = Settings()
     if state == "redis":  # checked before the engine is built: it would resume a stored model
         try:
@@ -320,38 +328,30 @@ def backtest(
                 "from empty state: set VERDICT_REDIS__URL to another database, or --flush",
                 param_hint="--state redis",
             )
-    parts = build_engine(  # metrics on a registry of their own: nothing is served
-        settings, Metrics(CollectorRegistry()), state="memory" if state == "memory" else "redis"
-    )
-    lists: ListStore = (
-        InMemoryListStore()
-        if parts.client is None
-        else RedisListStore(parts.client, settings.decisions.key_prefix)
-    )
-    parts.model_publisher = None  # the backtest's models are its own: nothing is published
+    files = BacktestFiles(file, labels, customers)
     truth = Truth.from_labels(labels) if labels is not None else None
     ledger = Ledger(truth)
-    run = Backtest(
-        parts.engine, EngineFeedback(parts.engine, parts.feedback.labels, parts.offers),
-        parts.store, ledger,
-        analysts=Analysts(feedback, truth) if feedback and truth is not None else None,
-        shadow=Shadow(PolicyHolder.from_file(shadow, interval_s=0), lists) if shadow else None,
-        span_s=span, default_currency=settings.events.default_currency, strict=strict,
-        on_bad=lambda line: console.print(f"[yellow]skipped[/yellow] {line}"),
+    options = BacktestOptions(
+        files, "memory" if state == "memory" else "redis", span, strict, feedback, shadow,
+        processes=2 if two else 1,
     )  # fmt: skip
     with out.open("wb") as handle, Progress(
         TextColumn("backtest"), MofNCompleteColumn(), TextColumn("{task.fields[rate]:,.0f} tx/s"),
         console=console, transient=True, disable=not progress,
     ) as bar:  # fmt: skip
         task = bar.add_task("backtest", total=None, rate=0.0)
-        run.on_progress = lambda n: bar.update(
-            task, completed=n, rate=n / (bar.tasks[0].elapsed or 1.0)
-        )
-        summary = run.run(BacktestFiles(file, labels, customers), handle)
+        summary = run_backtest(
+            settings, options, ledger, truth, handle,
+            on_bad=lambda line: console.print(f"[yellow]skipped[/yellow] {line}"),
+            on_progress=lambda n: bar.update(
+                task, completed=n, rate=n / (bar.tasks[0].elapsed or 1.0)
+            ),
+        )  # fmt: skip
     numbers = quality(ledger, k=top_k, skip_days=skip_days)
     console.print(
         f"{summary.decisions:,} decisions -> {out}: {summary.seconds:.1f} s deciding "
-        f"({summary.rate:,.0f} tx/s, --state {state} --span {span:g}), "
+        f"({summary.rate:,.0f} tx/s, --state {state} --span {span:g}, "
+        f"{2 if two else 1} process{'es' if two else ''}), "
         f"{time.perf_counter() - began:.1f} s in all; {summary.labels:,} labels, "
         f"{summary.customers:,} profiles, {summary.bad_lines:,} bad lines skipped"
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import redis
 
@@ -23,7 +23,7 @@ from decisions.scoring import WARM_AFTER_LABELS, SuiteScorer, ThompsonOffers
 from events.metrics import Metrics
 from models.anomaly import AnomalyModel
 from models.fraud import FraudModel
-from models.labels import LabelLearner
+from models.labels import label_learner
 from models.registry import LiveModel, ModelRegistry, Publisher, code_digest
 from models.settings import ModelSettings
 from models.suite import ModelSuite
@@ -31,6 +31,9 @@ from state.memory_store import InMemoryFeatureStore
 from state.redis_store import RedisFeatureStore
 from state.redis_wire import client_from_settings
 from verdict.settings import Settings
+
+if TYPE_CHECKING:
+    from replay.pipeline import ReplayedFeatures
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +105,7 @@ def build_engine(
     *,
     state: Literal["redis", "memory"] = "redis",
     learner: bool = True,
+    features: ReplayedFeatures | None = None,
 ) -> EngineParts:
     """Everything one process needs to decide and learn.
 
@@ -113,6 +117,9 @@ def build_engine(
     learner
         This process owns training. Otherwise it scores with the registry's versions, which
         it follows as they are published (needs ``state="redis"``).
+    features
+        What the engine and the label learner ask for features instead of the store: a
+        two-process backtest's replay of its feature stage (:mod:`replay.pipeline`).
     """
     policy = PolicyHolder.from_settings(settings.decisions, metrics=metrics)
     suite = new_suite(settings.models)
@@ -189,16 +196,10 @@ def build_engine(
         return resumed is not None or parts.feedback.labels.learnt >= WARM_AFTER_LABELS
 
     engine = DecisionEngine(
-        policy, store, SuiteScorer(current, warm=warm), caps, lists, offers=offers,
+        policy, features or store, SuiteScorer(current, warm=warm), caps, lists, offers=offers,
         metrics=metrics, breaker=_breaker(client, settings, metrics),
     )  # fmt: skip
-    labels = LabelLearner(
-        suite,
-        store,
-        feed=settings.models.label_feed,
-        label_horizon_s=settings.models.label_horizon_s,
-        metrics=metrics,
-    )
+    labels = label_learner(suite, features or store, settings.models, metrics)
     feedback = EngineFeedback(engine, labels, offers, publisher)
     parts = EngineParts(engine, store, feedback, suite, offers, policy, client, publisher, live)
     holder.append(parts)

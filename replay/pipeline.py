@@ -1,0 +1,374 @@
+"""``verdict backtest`` on two cores: the feature stage in a process of its own.
+
+A backtest's work falls in two halves of about the same cost: reading the files and keeping
+the features (rolling windows, fraud counts, the snapshots labels are learnt on), and deciding
+and learning (scores, policy, triggers, the models, the output). The :func:`feature_stage`
+process reads, merges and schedules the stream (:mod:`replay.schedule`) and does the feature
+store's part of every step; the backtest process applies the same steps with an engine whose
+feature store replays what the stage's store answered (:class:`ReplayedFeatures`). The two
+halves run at once, and the decisions are those of one process, byte for byte.
+
+The stage also runs the store's side of the label learner: a
+:class:`~models.labels.LabelLearner` of the same settings whose model learns nothing, told of
+the same labels and decisions, so that every question the backtest's learner asks the store
+(the snapshots of labels, early labels taken when their transaction is decided, the
+chargeback horizon) was asked in the same order in the stage. A question the stage did not
+ask is a bug, and stops the run (:class:`PipelineDivergedError`) rather than decide on wrong
+features.
+
+Not with simulated analysts (``--feedback``): their verdicts change the features and depend
+on the decisions, which the stage would run ahead of. Those backtests run in one process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import pickle
+import queue
+import threading
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any, Final, Literal
+
+from decisions.engine import DEPENDENCY_ERRORS
+from events.errors import DependencyUnavailableError, VerdictError
+from events.parsing import parse_event
+from events.records import CustomerProfile, Label, Transaction
+from models.base import Features
+from models.labels import label_learner
+from replay.schedule import (
+    BacktestFiles,
+    Decide,
+    Learn,
+    Profile,
+    Skip,
+    Step,
+    read_streams,
+    schedule,
+)
+from replay.sources import BadLine
+from verdict.settings import Settings
+
+#: Events (transactions and labels) the stage gathers into one message.
+SHIP_EVERY: Final = 2000
+#: Messages the stage may have made and the backtest not yet read (each ~1 MB).
+AHEAD: Final = 32
+#: One question the store answered: what was asked, of what, and the answer.
+Answer = tuple[str, object, Any]
+#: One step as shipped: what it is, its events (transactions and labels as their JSON, parsed
+#: again by the backtest: quicker than unpickling them), and the answers its store part gave.
+_Shipped = tuple[int, Any, list[Answer]]
+_DECIDE, _LEARN, _PROFILE, _SKIP = range(4)
+#: One message: shipped steps, or the stage's end or failure.
+_Message = list[_Shipped] | tuple[str, str]
+_END: Final = ("end", "")
+
+
+class PipelineDivergedError(VerdictError):
+    """The backtest asked the replayed store something the feature stage did not ask."""
+
+    code = "pipeline_diverged"
+
+
+class FeatureStageError(VerdictError):
+    """The feature stage failed (its error is in the message) or stopped without a word."""
+
+    code = "feature_stage_failed"
+
+
+@dataclass(frozen=True)
+class StageJob:
+    """What the feature stage needs: the settings, the store, the files and the batching."""
+
+    settings: Settings
+    state: Literal["redis", "memory"]
+    files: BacktestFiles
+    span_s: float
+    batch_size: int
+
+
+class RecordingStore:
+    """The stage's feature store, keeping every answer it gives for the backtest to replay."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self.answers: list[Answer] = []
+
+    def update_and_get_many(self, txs: Sequence[Transaction]) -> list[dict[str, float]]:
+        """The features of ``txs`` (kept)."""
+        found = list(self._store.update_and_get_many(txs))
+        self.answers.append(("features", len(txs), found))
+        return found
+
+    def update_and_get(self, tx: Transaction) -> dict[str, float]:
+        """The features of one transaction (kept, as a batch of one)."""
+        return self.update_and_get_many([tx])[0]
+
+    def learn_labels(self, labels: Sequence[Label]) -> Iterator[dict[str, float] | None]:
+        """Each label's snapshot, or ``None`` (kept)."""
+        found = list(self._store.learn_labels(labels))
+        self.answers.append(("labels", len(labels), found))
+        return iter(found)
+
+    def learn_label(self, label: Label) -> dict[str, float] | None:
+        """One label's snapshot, or ``None`` (kept)."""
+        found: dict[str, float] | None = self._store.learn_label(label)
+        self.answers.append(("label", label.tx_id, found))
+        return found
+
+    def snapshot(self, tx_id: str) -> dict[str, float] | None:
+        """The features first returned for ``tx_id`` (kept)."""
+        found: dict[str, float] | None = self._store.snapshot(tx_id)
+        self.answers.append(("snapshot", tx_id, found))
+        return found
+
+    def put_customer(self, profile: CustomerProfile) -> None:
+        """Remember a profile (nothing to replay: the backtest's engine never asks)."""
+        self._store.put_customer(profile)
+
+    def take(self) -> list[Answer]:
+        """The answers since the last call."""
+        answers, self.answers = self.answers, []
+        return answers
+
+
+class ReplayedFeatures:
+    """The backtest's feature store: each question answered as the stage's store answered it."""
+
+    def __init__(self) -> None:
+        self._answers: deque[Answer] = deque()
+
+    def load(self, answers: list[Answer]) -> None:
+        """The answers of the next step."""
+        self._answers.extend(answers)
+
+    def done(self) -> None:
+        """A step is over: every answer of it was asked for."""
+        if self._answers:
+            asked, key, _ = self._answers[0]
+            raise PipelineDivergedError(
+                f"the backtest never asked for the stage's {asked} of {key}"
+            )
+
+    def _next(self, asked: str, key: object) -> Any:
+        if not self._answers:
+            raise PipelineDivergedError(
+                f"the backtest asked for {asked} of {key}; the stage did not"
+            )
+        got, got_key, answer = self._answers.popleft()
+        if (got, got_key) != (asked, key):
+            raise PipelineDivergedError(
+                f"the backtest asked for {asked} of {key}, the stage {got} of {got_key}"
+            )
+        return answer
+
+    def update_and_get_many(self, txs: Sequence[Transaction]) -> list[dict[str, float]]:
+        """The features the stage found for ``txs``."""
+        found: list[dict[str, float]] = self._next("features", len(txs))
+        return found
+
+    def update_and_get(self, tx: Transaction) -> dict[str, float]:
+        """The features the stage found for one transaction."""
+        return self.update_and_get_many([tx])[0]
+
+    def learn_labels(self, labels: Sequence[Label]) -> Iterator[dict[str, float] | None]:
+        """The snapshots the stage found for ``labels``."""
+        return iter(self._next("labels", len(labels)))
+
+    def learn_label(self, label: Label) -> dict[str, float] | None:
+        """The snapshot the stage found for one label."""
+        found: dict[str, float] | None = self._next("label", label.tx_id)
+        return found
+
+    def snapshot(self, tx_id: str) -> dict[str, float] | None:
+        """The snapshot the stage found for ``tx_id``."""
+        found: dict[str, float] | None = self._next("snapshot", tx_id)
+        return found
+
+    def put_customer(self, profile: CustomerProfile) -> None:
+        """Nothing: the stage's store took the profile."""
+
+
+class _NoModel:
+    """The stage's learner teaches nothing: the models learn in the backtest's process."""
+
+    def learn_one(self, x: Features, y: bool | None = None) -> None:
+        """Nothing."""
+
+    def learn_many(self, xs: Sequence[Features], ys: Sequence[bool] | None = None) -> None:
+        """Nothing."""
+
+
+def feature_stage(job: StageJob, conn: Connection) -> None:
+    """The stage process: schedule the stream, do each step's store part, send the steps."""
+    try:
+        _stage(job, conn)
+    except BaseException as error:  # told to the backtest, which raises it
+        kind = "dependency" if isinstance(error, DEPENDENCY_ERRORS) else "error"
+        with contextlib.suppress(OSError):  # the backtest stopped first: nobody listens
+            conn.send_bytes(pickle.dumps((kind, f"{type(error).__name__}: {error}")))
+    finally:
+        conn.close()
+
+
+def _stage(job: StageJob, conn: Connection) -> None:
+    store = RecordingStore(_store(job))
+    learner = label_learner(_NoModel(), store, job.settings.models, None)  # type: ignore[arg-type]
+    out: list[_Shipped] = []
+    size = 0
+    sender = _Sender(conn)
+    sources: dict[int, bytes] = {}  # the JSON of each event read, until it is shipped
+
+    def skip(bad: BadLine) -> None:
+        out.append((_SKIP, bad, []))
+
+    items = read_streams(job.files, job.settings.events.default_currency, skip, sources)
+    for step in schedule(items, span_s=job.span_s, batch_size=job.batch_size):
+        if isinstance(step, Decide):
+            store.update_and_get_many(step.batch)
+            for tx in step.batch:  # as EngineFeedback.on_decisions tells the learner
+                learner.on_decision(tx.tx_id, tx.ts)
+            if learner.feed == "chargebacks":
+                learner.advance(step.batch[-1].ts)
+            out.append((_DECIDE, [sources.pop(id(tx)) for tx in step.batch], store.take()))
+            size += len(step.batch)
+        elif isinstance(step, Learn):
+            learner.on_labels(step.labels)
+            out.append((_LEARN, [sources.pop(id(label)) for label in step.labels], store.take()))
+            size += len(step.labels)
+        elif isinstance(step, Profile):
+            store.put_customer(step.profile)
+            out.append((_PROFILE, step.profile, []))
+        if size >= SHIP_EVERY:
+            sender.send(out)
+            out, size = [], 0
+    if out:
+        sender.send(out)
+    sender.send(_END)
+    sender.close()
+
+
+class _Sender:
+    """Sends the stage's messages from a thread of its own, up to :data:`AHEAD` of them
+    waiting: the stage runs on while the backtest is busy with a slow stretch (the two halves
+    cost about the same on average, not message by message)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=AHEAD)
+        self._failed: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="stage-sender", daemon=True)
+        self._thread.start()
+
+    def send(self, message: _Message) -> None:
+        """Queue one message (waits while :data:`AHEAD` are queued)."""
+        if self._failed is not None:
+            raise self._failed
+        self._queue.put(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def close(self) -> None:
+        """Wait until everything queued was sent."""
+        self._queue.put(None)
+        self._thread.join()
+        if self._failed is not None:
+            raise self._failed
+
+    def _run(self) -> None:
+        while (body := self._queue.get()) is not None:
+            try:
+                self._conn.send_bytes(body)
+            except OSError as error:  # the backtest stopped: the stage stops at its next send
+                self._failed = error
+                return
+
+
+def _store(job: StageJob) -> Any:
+    settings = job.settings
+    if job.state == "memory":
+        from state.memory_store import InMemoryFeatureStore
+
+        return InMemoryFeatureStore(settings.state)
+    from state.redis_store import RedisFeatureStore
+
+    return RedisFeatureStore(settings.redis, settings.state)
+
+
+class Pipeline:
+    """The feature stage in its process, as steps for :meth:`Backtest.run_steps
+    <replay.backtest.Backtest.run_steps>`; use it as a context manager (it stops the stage).
+
+    Parameters
+    ----------
+    job
+        What the stage does.
+    features
+        The backtest engine's store: each step's answers are loaded into it before the step.
+    """
+
+    def __init__(self, job: StageJob, features: ReplayedFeatures) -> None:
+        self.job = job
+        self.features = features
+        context = multiprocessing.get_context("spawn")  # a clean process, no inherited threads
+        self._conn, child = context.Pipe(duplex=False)
+        self._process = context.Process(
+            target=feature_stage, args=(job, child), name="verdict-feature-stage", daemon=True
+        )
+        self._process.start()
+        child.close()
+        self._ended = False
+        self._currency = job.settings.events.default_currency
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def steps(self) -> Iterator[Step]:
+        """The stage's steps in order; each step's answers are loaded as it is handed out,
+        and checked all asked for when the next is asked for."""
+        while True:
+            message = self._receive()
+            if isinstance(message, tuple):
+                ending, text = message
+                self._ended = True
+                if ending == "end":
+                    return
+                if ending == "dependency":
+                    raise DependencyUnavailableError(f"feature store: {text}")
+                raise FeatureStageError(f"the feature stage failed: {text}")
+            for kind, events, answers in message:
+                self.features.load(answers)
+                yield self._step(kind, events)
+                self.features.done()
+
+    def _step(self, kind: int, events: Any) -> Step:
+        currency = self._currency
+        if kind == _DECIDE:
+            return Decide([parse_event(Transaction, e, default_currency=currency) for e in events])
+        if kind == _LEARN:
+            return Learn([parse_event(Label, e, default_currency=currency) for e in events])
+        return Profile(events) if kind == _PROFILE else Skip(events)
+
+    def _receive(self) -> _Message:
+        try:
+            message: _Message = pickle.loads(self._conn.recv_bytes())
+        except EOFError:
+            self._process.join(timeout=5)
+            raise FeatureStageError(
+                f"the feature stage stopped without a word (exit code {self._process.exitcode})"
+            ) from None
+        return message
+
+    def close(self) -> None:
+        """Stop the stage (at once when the backtest stopped early) and wait for it."""
+        self._conn.close()
+        if not self._ended:
+            self._process.terminate()
+        self._process.join(timeout=10)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
