@@ -33,7 +33,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any, Final, Literal
 
-from decisions.engine import DEPENDENCY_ERRORS
+import redis
+
 from events.errors import DependencyUnavailableError, VerdictError
 from events.parsing import parse_event
 from events.records import CustomerProfile, Label, Transaction
@@ -52,6 +53,8 @@ from replay.schedule import (
 from replay.sources import BadLine
 from verdict.settings import Settings
 
+#: A feature store that failed (as the engine reads them; a file that cannot be read is not).
+STORE_ERRORS: Final = (DependencyUnavailableError, redis.RedisError, ConnectionError, TimeoutError)
 #: Events (transactions and labels) the stage gathers into one message.
 SHIP_EVERY: Final = 2000
 #: Messages the stage may have made and the backtest not yet read (each ~1 MB).
@@ -161,7 +164,7 @@ class ReplayedFeatures:
         got, got_key, answer = self._answers.popleft()
         if (got, got_key) != (asked, key):
             raise PipelineDivergedError(
-                f"the backtest asked for {asked} of {key}, the stage {got} of {got_key}"
+                f"the backtest asked for {asked} of {key}, the stage for {got} of {got_key}"
             )
         return answer
 
@@ -207,7 +210,7 @@ def feature_stage(job: StageJob, conn: Connection) -> None:
     try:
         _stage(job, conn)
     except BaseException as error:  # told to the backtest, which raises it
-        kind = "dependency" if isinstance(error, DEPENDENCY_ERRORS) else "error"
+        kind = "dependency" if isinstance(error, STORE_ERRORS) else "error"
         with contextlib.suppress(OSError):  # the backtest stopped first: nobody listens
             conn.send_bytes(pickle.dumps((kind, f"{type(error).__name__}: {error}")))
     finally:

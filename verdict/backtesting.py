@@ -66,6 +66,7 @@ def run_backtest(
         parts = build_engine(  # metrics on a registry of their own: nothing is served
             settings, Metrics(CollectorRegistry()), state=options.state, features=replayed
         )
+        parts.model_publisher = None  # the backtest's models are its own: nothing published
         lists: ListStore = (
             InMemoryListStore()
             if parts.client is None

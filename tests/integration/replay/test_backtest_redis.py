@@ -62,3 +62,23 @@ def test_a_backtest_on_redis_decides_exactly_as_in_memory(
     # first: a model another run published is not resumed, the backtest starts cold
     assert flushed.exit_code == 0, flushed.output
     assert same == expected
+
+
+def test_two_processes_on_redis_decide_exactly_as_one(
+    tmp_path: Path, redis_settings: RedisSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The feature stage keeps the features in Redis; the caps and lists the engine asks stay
+    with the decisions: the same decisions as one process, and as in memory."""
+    config = SimulationConfig(customers=40, terminals=80, days=8, seed=3, label_delay_s=86_400)
+    simulate(config, tmp_path, progress=False)
+    monkeypatch.setenv("VERDICT_REDIS__URL", redis_settings.url)
+    paired, decided = run(tmp_path, "redis", "--processes", "2", "--flush")
+    assert paired.exit_code == 0, paired.output
+    assert "2 processes" in paired.output
+    alone, expected = run(tmp_path, "redis", "--processes", "1", "--flush")
+    assert alone.exit_code == 0, alone.output
+    assert len(decided) == len(expected) > 100
+    assert decided == expected
+    in_memory, same = run(tmp_path, "memory", "--processes", "2")
+    assert in_memory.exit_code == 0, in_memory.output
+    assert same == expected
