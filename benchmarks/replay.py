@@ -17,7 +17,9 @@ In one run, on servers of its own (:mod:`benchmarks.replay_runs`):
    merging and batching alone), in this process;
 6. ``verdict backtest`` as a process of its own, ``--state memory``, then ``--state redis``
    on a private ``redis-server`` (a free port, no persistence): wall seconds, transactions/s,
-   peak RSS, the quality it reports;
+   peak RSS, the quality it reports. The command's default keeps the features in a second
+   process on this 2-core machine (:mod:`replay.pipeline`); baseline: ``--state memory
+   --processes 1``, in the same run;
 7. a plot (``replay.png``): the replay's events/s and each backtest's transactions/s and
    resident memory over time.
 """
@@ -116,6 +118,8 @@ def run(ctx: BenchContext) -> BenchResult:
         driver = driver_alone(stream)
         load["backtest_memory"] = os.getloadavg()
         memory = run_backtest(stream, folder, "memory")
+        load["backtest_memory_one_process"] = os.getloadavg()
+        alone = run_backtest(stream, folder, "memory", processes=1)
         load["backtest_redis"] = os.getloadavg()
         with private_redis(folder / "redis") as url:
             env = dict(os.environ, VERDICT_REDIS__URL=url)
@@ -125,8 +129,9 @@ def run(ctx: BenchContext) -> BenchResult:
         if summary.bad_lines:
             raise RuntimeError(f"the replay skipped {len(summary.bad_lines)} lines")
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
-    plot(replayed, batch.rate, {"memory": memory, "redis": on_redis}, ctx.out_dir / PLOT)
-    return _result(stream, read, batch, send, replayed, driver, memory, on_redis, used, load)
+    runs = {"memory": memory, "memory --processes 1": alone, "redis": on_redis}
+    plot(replayed, batch.rate, runs, ctx.out_dir / PLOT)
+    return _result(stream, read, batch, send, replayed, driver, runs, used, load)
 
 
 def _quality(run: BacktestRun) -> dict[str, float]:
@@ -156,16 +161,17 @@ def _result(
     send: Timed,
     replayed: Timed,
     driver: Timed,
-    memory: BacktestRun,
-    on_redis: BacktestRun,
+    runs: dict[str, BacktestRun],
     used: dict[str, float],
     load: dict[str, tuple[float, float, float]],
 ) -> BenchResult:
+    memory, alone, on_redis = runs["memory"], runs["memory --processes 1"], runs["redis"]
     metrics = {
         "replay_events_per_s": replayed.rate,
         "replay_ratio_to_raw_send_batch": replayed.rate / batch.rate,
         "replay_s": replayed.seconds,
         **_backtest_metrics(memory),
+        "backtest_memory_speedup_over_one_process": alone.wall_s / memory.wall_s,
         **_backtest_metrics(on_redis),
         "redis_used_memory_peak_mib": used["peak_mib"],
     }
@@ -175,16 +181,19 @@ def _result(
         "replay_read_validate_merge_events_per_s": read.rate,
         "backtest_driver_alone_tx_per_s": driver.rate,
         "backtest_driver_alone_s": driver.seconds,
+        "backtest_memory_one_process_wall_s": alone.wall_s,
+        "backtest_memory_one_process_tx_per_s": alone.decisions / alone.wall_s,
+        "backtest_memory_one_process_peak_rss_mib": alone.peak_rss_bytes / 2**20,
     }
     return BenchResult(
         name="replay",
         metrics=metrics,
         baseline=baseline,
         goals=dict(GOALS),
-        notes=_notes(stream, send, replayed, driver, memory, on_redis, used, load),
-        report=_report(stream, read, batch, replayed, driver, memory, on_redis)
+        notes=_notes(stream, send, replayed, driver, runs, used, load),
+        report=_report(stream, read, batch, replayed, driver, runs)
         + "\n\n"
-        + where_the_time_goes(metrics, baseline, memory.deciding_s, on_redis.deciding_s),
+        + where_the_time_goes(metrics, baseline, memory, alone, on_redis),
     )
 
 
@@ -193,11 +202,11 @@ def _notes(
     send: Timed,
     replayed: Timed,
     driver: Timed,
-    memory: BacktestRun,
-    on_redis: BacktestRun,
+    runs: dict[str, BacktestRun],
     used: dict[str, float],
     load: dict[str, tuple[float, float, float]],
 ) -> list[str]:
+    memory, alone, on_redis = runs["memory"], runs["memory --processes 1"], runs["redis"]
     s = stream.summary
     config = s["config"]
     made = (
@@ -205,7 +214,7 @@ def _notes(
         if stream.simulate_s
         else f"read from the cache {stream.folder}"
     )
-    same = _quality(memory) == _quality(on_redis)
+    same = _quality(memory) == _quality(on_redis) == _quality(alone)
     return [
         f"Stream: `verdict simulate` defaults but size: {config['customers']:,} customers, "
         f"{config['terminals']:,} terminals, {config['days']} days, seed {config['seed']}: "
@@ -216,11 +225,14 @@ def _notes(
         "acks=1. The raw baselines publish the same bytes, keys and partitions from memory; "
         f"plain `send` only the first {send.events:,}.",
         f"Backtest: `verdict backtest` (span {memory.report['run']['span_s']:g} s of event "
-        "time, the default) as a process of its own; wall seconds from the start of the "
-        "process to its exit (Python start-up, reading the labels for the truth and the "
-        f"quality report included); `*_deciding_tx_per_s` counts the command's own clock. "
-        f"Decisions: {memory.decisions:,} (memory), {on_redis.decisions:,} (redis); the "
-        f"quality of the two runs is {'identical' if same else '**different**'}.",
+        "time, the default) as a process of its own, on "
+        f"{memory.processes} process{'es' if memory.processes > 1 else ''} (the default; the "
+        "baseline `--processes 1`); wall seconds from the start of the command to its exit "
+        "(Python start-up, reading the labels for the truth and the quality report included); "
+        "`*_deciding_tx_per_s` counts the command's own clock; resident memory counts the "
+        f"feature stage too. Decisions: {memory.decisions:,} (memory), {alone.decisions:,} "
+        f"(memory, one process), {on_redis.decisions:,} (redis); the quality of the three runs "
+        f"is {'identical' if same else '**different**'}.",
         f"The driver alone (reading, parsing, merging, batching; no decisions) took "
         f"{driver.seconds:.1f} s of the memory run's {memory.deciding_s:.1f} s of deciding.",
         f"Redis: a private `redis-server` without persistence; {used['keys']:,.0f} keys and "
@@ -237,8 +249,7 @@ def _report(
     batch: Timed,
     replayed: Timed,
     driver: Timed,
-    memory: BacktestRun,
-    on_redis: BacktestRun,
+    runs: dict[str, BacktestRun],
 ) -> str:
     rows = [
         "| run | items | seconds | items/s |",
@@ -247,17 +258,17 @@ def _report(
         _row("replay: raw aiokafka `send_batch` of the bytes", batch),
         _row("`verdict replay --speed max`", replayed),
         _row("backtest driver, no decisions", driver),
-        _row("`verdict backtest --state memory`", Timed(memory.decisions, memory.wall_s)),
-        _row("`verdict backtest --state redis`", Timed(on_redis.decisions, on_redis.wall_s)),
-    ]
+        *(_row(f"`verdict backtest --state {name}`", Timed(run.decisions, run.wall_s))
+          for name, run in runs.items()),
+    ]  # fmt: skip
     quality_rows = [
         "| --state | ROC AUC | average precision | card precision@100 | alert rate |",
         "|---|---:|---:|---:|---:|",
     ]
-    for run in (memory, on_redis):
+    for name, run in runs.items():
         q: dict[str, Any] = run.report["quality"]
         quality_rows.append(
-            f"| {run.state} | {_fmt(q['roc_auc'])} | {_fmt(q['average_precision'])} | "
+            f"| {name} | {_fmt(q['roc_auc'])} | {_fmt(q['average_precision'])} | "
             f"{_fmt(q['card_precision'])} | {_fmt(q['outcomes']['alert_rate'])} |"
         )
     return "\n".join(
@@ -288,10 +299,14 @@ def _fmt(value: float | None) -> str:
 
 
 def where_the_time_goes(
-    metrics: dict[str, float], baseline: dict[str, float], memory_s: float, redis_s: float
+    metrics: dict[str, float],
+    baseline: dict[str, float],
+    memory: BacktestRun,
+    alone: BacktestRun,
+    on_redis: BacktestRun,
 ) -> str:
     """What the run's own numbers say of the cost of each part, and a profile's breakdown."""
-    n = metrics["backtest_memory_tx_per_s"] * metrics["backtest_memory_wall_s"]
+    n = memory.decisions
     driver_s = baseline["backtest_driver_alone_s"]
     read_us = 1e6 / baseline["replay_read_validate_merge_events_per_s"]
     send_us = 1e6 / baseline["raw_send_batch_events_per_s"]
@@ -304,19 +319,19 @@ def where_the_time_goes(
 over the raw producer is mostly the reading and validating of every line
 (`replay/sources.py`, pydantic), not the producer loop.
 
-**Backtest.** The driver alone (reading, parsing, merging, batching) took {driver_s:.1f} s of
-the memory run's {memory_s:.1f} s of deciding ({driver_s / memory_s:.1%}); the rest,
-{(memory_s - driver_s) / n * 1e6:.0f} µs a transaction, is the engine deciding and learning.
-Redis added {(redis_s - memory_s) / n * 1e6:.0f} µs a transaction. The memory goal needs
-{goal_rate:,.0f} transactions/s in all, ~{1e6 / goal_rate:.0f} µs a transaction with its label.
+**Backtest.** In one process the memory run took {alone.wall_s:.1f} s,
+{alone.deciding_s / n * 1e6:.0f} µs a transaction with its label; the driver alone (reading,
+parsing, merging, batching) {driver_s:.1f} s of it. On {memory.processes} processes it took
+{memory.wall_s:.1f} s ({metrics["backtest_memory_speedup_over_one_process"]:.2f}x); Redis
+{on_redis.wall_s:.1f} s. The memory goal needs {goal_rate:,.0f} transactions/s in all,
+~{1e6 / goal_rate:.0f} µs a transaction with its label.
 
-A cProfile of the same engine and driver (built as the command builds them) on 10 days of the
-same bank (5,000 customers, 97,113 transactions and labels, `--state memory`, span 60 s;
-batches of 8 transactions on average) put the time in: `DecisionEngine.decide_many` 60% (the
-feature store's update 29%, the per-transaction decision: policy, triggers, reasons 21%, model
-scoring 8%), learning from the labels 27% (the models' `learn_one` 17%, the store's label
-bookkeeping 7%), reading and merging 7%, the rest writing and counting. On that stream, at a
-load average near 1.6, span 0 / 60 / 3,600 s ran at 3,295 / 4,119 / 4,518 transactions/s:
-larger batches help little; the work per transaction and per label in the engine, state and
-models is what sets the speed, not the backtest's driver. The load average in the notes says
-how much other jobs took of the two cores during this run."""
+The two processes split the work about evenly. py-spy on 10 days of the same bank (97,113
+transactions and labels, `--state memory`, 2026-12-04): the feature stage spent 13.3 s, the
+feature store's update 56% of it, reading, parsing and merging 19%, the snapshots labels are
+learnt on 12%; the deciding process 14.7 s, deciding 48% (the per-transaction policy,
+triggers and reasons 26%, model scoring 19%), learning from the labels 20%, receiving and
+parsing the stage's steps 18%, writing 7%. Both halves must shrink by about a third to meet
+the goal: the work per transaction and per label in the feature store, the policy and the
+models is what sets the speed, not the driver. The load average in the notes says how much
+other jobs took of the two cores during this run."""

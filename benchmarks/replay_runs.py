@@ -9,7 +9,8 @@
 - :func:`read_merged`, :func:`raw_send_batch`, :func:`raw_send`, :func:`replay`: the replay
   and its baselines;
 - :func:`run_backtest`: ``verdict backtest`` as a process of its own, sampled while it runs
-  (decisions written, resident memory), its peak RSS from the kernel (``wait4``).
+  (decisions written, resident memory of it and its feature stage), its peak RSS the largest
+  of the samples and the kernel's (``wait4``).
 """
 
 from __future__ import annotations
@@ -303,6 +304,11 @@ class BacktestRun:
         """Transactions decided."""
         return int(self.report["run"]["decisions"])
 
+    @property
+    def processes(self) -> int:
+        """Processes the command ran on (the feature stage in a second one, or not)."""
+        return int(self.report["run"].get("processes", 1))
+
 
 def _rss(pid: int) -> int:
     try:
@@ -314,6 +320,15 @@ def _rss(pid: int) -> int:
     return 0
 
 
+def _tree_rss(pid: int) -> int:
+    """Resident bytes of ``pid`` and its children (a backtest's feature stage)."""
+    children: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            children += [int(c) for c in (task / "children").read_text().split()]
+    return _rss(pid) + sum(_tree_rss(child) for child in children)
+
+
 def _size(path: Path) -> int:
     try:
         return path.stat().st_size
@@ -322,18 +337,25 @@ def _size(path: Path) -> int:
 
 
 def run_backtest(
-    stream: Stream, folder: Path, state: str, env: Mapping[str, str] | None = None
+    stream: Stream,
+    folder: Path,
+    state: str,
+    env: Mapping[str, str] | None = None,
+    processes: int | None = None,
 ) -> BacktestRun:
-    """``verdict backtest FILE --labels --customers --state STATE`` (the command's defaults
-    otherwise) as a process of its own; its decisions file is deleted afterwards."""
-    out, report = folder / f"decisions-{state}.jsonl", folder / f"backtest-{state}.json"
+    """``verdict backtest FILE --labels --customers --state STATE [--processes N]`` (the
+    command's defaults otherwise) as a process of its own; its decisions file is deleted
+    afterwards. Resident memory counts the command's feature stage too."""
+    name = state if processes is None else f"{state}-{processes}"
+    out, report = folder / f"decisions-{name}.jsonl", folder / f"backtest-{name}.json"
     tx_file, labels, customers = stream.paths
     command = [
         sys.executable, "-m", "verdict.cli", "backtest", str(tx_file), "--labels", str(labels),
         "--customers", str(customers), "--out", str(out), "--state", state,
         "--report", str(report), "--no-progress",
+        *(() if processes is None else ("--processes", str(processes))),
     ]  # fmt: skip
-    log = folder / f"backtest-{state}.log"
+    log = folder / f"backtest-{name}.log"
     sizes: list[tuple[float, int, int]] = []
     with log.open("wb") as handle:
         started = time.perf_counter()
@@ -344,15 +366,16 @@ def run_backtest(
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
             if pid:
                 break
-            sizes.append((time.perf_counter() - started, _size(out), _rss(process.pid)))
+            sizes.append((time.perf_counter() - started, _size(out), _tree_rss(process.pid)))
             time.sleep(SAMPLE_S)
     wall_s = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)  # reaped by wait4 already
     if process.returncode != 0:
         tail = log.read_text(errors="replace").splitlines()[-15:]
-        raise RuntimeError(f"verdict backtest --state {state} failed:\n" + "\n".join(tail))
+        raise RuntimeError(f"verdict backtest ({name}) failed:\n" + "\n".join(tail))
     body: dict[str, Any] = orjson.loads(report.read_bytes())
     bytes_per_decision = _size(out) / max(1, int(body["run"]["decisions"]))
     out.unlink()  # gigabytes at full size
     samples = [(t, size / bytes_per_decision, rss) for t, size, rss in sizes]
-    return BacktestRun(state, wall_s, usage.ru_maxrss * 1024, body, samples)
+    peak = max([usage.ru_maxrss * 1024, *(rss for _, _, rss in samples)])
+    return BacktestRun(state, wall_s, peak, body, samples)

@@ -363,7 +363,7 @@ def backtest(
     typer.echo("\n".join(report_lines(numbers, with_truth=bool(truth and truth.frauds))))
     if report is not None:
         run_info = {**asdict(summary), "rate": summary.rate, "state": state, "span_s": span,
-                    "feedback": feedback}  # fmt: skip
+                    "feedback": feedback, "processes": 2 if two else 1}  # fmt: skip
         body = {"run": {**run_info, "shadow": shadow and str(shadow)}, "quality": numbers.to_dict()}
         report.write_bytes(orjson.dumps(body, option=orjson.OPT_INDENT_2))
 
