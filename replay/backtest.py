@@ -22,6 +22,10 @@ How exact the learning is, is a choice (``span_s``):
 The simulated analysts' verdicts (``--feedback``) are always exact: a batch closes before one
 is due.
 
+The steps (decide a batch, learn labels, take a profile...) come from
+:func:`~replay.schedule.schedule`, in this process or, on two cores, from the feature stage of
+:mod:`replay.pipeline`, which keeps the features in a process of its own.
+
 The engine is the one ``verdict serve`` runs, built by :mod:`verdict.wiring` and passed in:
 this module only drives it. Two simulations can run beside it:
 
@@ -213,8 +217,7 @@ class Backtest:
 
     def run_steps(self, steps: Iterable[Step], out: BinaryIO) -> BacktestSummary:
         """Apply ``steps`` (of :func:`~replay.schedule.schedule`) in order, each before the
-        next is asked for; a :class:`~replay.pipeline.FeatureStage` in another process makes
-        them, too."""
+        next is asked for; they may come from the feature stage of :mod:`replay.pipeline`."""
         started = time.perf_counter()
         self._bad, self._reported = 0, 0
         self._counts = dict.fromkeys(self._counts, 0)
