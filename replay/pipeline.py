@@ -39,7 +39,8 @@ from events.errors import DependencyUnavailableError, VerdictError
 from events.parsing import parse_event
 from events.records import CustomerProfile, Label, Transaction
 from models.base import Features
-from models.labels import label_learner
+from models.labels import LabelLearner, label_learner
+from replay.collector import Collector
 from replay.schedule import (
     BacktestFiles,
     Decide,
@@ -47,6 +48,7 @@ from replay.schedule import (
     Profile,
     Skip,
     Step,
+    events_in,
     read_streams,
     schedule,
 )
@@ -229,29 +231,44 @@ def _stage(job: StageJob, conn: Connection) -> None:
         out.append((_SKIP, bad, []))
 
     items = read_streams(job.files, job.settings.events.default_currency, skip, sources)
-    for step in schedule(items, span_s=job.span_s, batch_size=job.batch_size):
-        if isinstance(step, Decide):
-            store.update_and_get_many(step.batch)
-            for tx in step.batch:  # as EngineFeedback.on_decisions tells the learner
-                learner.on_decision(tx.tx_id, tx.ts)
-            if learner.feed == "chargebacks":
-                learner.advance(step.batch[-1].ts)
-            out.append((_DECIDE, [sources.pop(id(tx)) for tx in step.batch], store.take()))
-            size += len(step.batch)
-        elif isinstance(step, Learn):
-            learner.on_labels(step.labels)
-            out.append((_LEARN, [sources.pop(id(label)) for label in step.labels], store.take()))
-            size += len(step.labels)
-        elif isinstance(step, Profile):
-            store.put_customer(step.profile)
-            out.append((_PROFILE, step.profile, []))
-        if size >= SHIP_EVERY:
-            sender.send(out)
-            out, size = [], 0
+    with Collector() as collector:  # the automatic one pauses longer as the store grows
+        for step in schedule(items, span_s=job.span_s, batch_size=job.batch_size):
+            size += _store_part(step, store, learner, out, sources)
+            collector.tick(events_in(step))
+            if size >= SHIP_EVERY:
+                sender.send(out)
+                out, size = [], 0
     if out:
         sender.send(out)
     sender.send(_END)
     sender.close()
+
+
+def _store_part(
+    step: Step,
+    store: RecordingStore,
+    learner: LabelLearner,
+    out: list[_Shipped],
+    sources: dict[int, bytes],
+) -> int:
+    """Do the store's part of ``step`` and add it to ``out`` with its answers; the
+    transactions and labels it held."""
+    if isinstance(step, Decide):
+        store.update_and_get_many(step.batch)
+        for tx in step.batch:  # as EngineFeedback.on_decisions tells the learner
+            learner.on_decision(tx.tx_id, tx.ts)
+        if learner.feed == "chargebacks":
+            learner.advance(step.batch[-1].ts)
+        out.append((_DECIDE, [sources.pop(id(tx)) for tx in step.batch], store.take()))
+        return len(step.batch)
+    if isinstance(step, Learn):
+        learner.on_labels(step.labels)
+        out.append((_LEARN, [sources.pop(id(label)) for label in step.labels], store.take()))
+        return len(step.labels)
+    if isinstance(step, Profile):
+        store.put_customer(step.profile)
+        out.append((_PROFILE, step.profile, []))
+    return 0
 
 
 class _Sender:

@@ -83,6 +83,13 @@ class Skip:
 Step = Decide | Learn | Profile | Review | Skip
 
 
+def events_in(step: Step) -> int:
+    """Transactions or labels a step handles (one for the others)."""
+    if isinstance(step, Decide):
+        return len(step.batch)
+    return len(step.labels) if isinstance(step, Learn) else 1
+
+
 def schedule(
     items: Iterator[Item],
     *,
