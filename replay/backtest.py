@@ -79,6 +79,8 @@ __all__ = [
 
 #: The default event-time span of a batch of the command (see the module docstring).
 DEFAULT_SPAN_S: Final = 60.0
+#: The most transactions decided in one call.
+DEFAULT_BATCH_SIZE: Final = 500
 
 _to_json = Decision.__pydantic_serializer__.to_json  # bytes, as model_dump_json() encoded
 
@@ -182,7 +184,7 @@ class Backtest:
         *,
         analysts: Analysts | None = None,
         shadow: Shadow | None = None,
-        batch_size: int = 500,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         span_s: float = 0.0,
         default_currency: str = DEFAULT_CURRENCY,
         strict: bool = False,

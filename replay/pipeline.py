@@ -108,10 +108,6 @@ class RecordingStore:
         self.answers.append(("features", len(txs), found))
         return found
 
-    def update_and_get(self, tx: Transaction) -> dict[str, float]:
-        """The features of one transaction (kept, as a batch of one)."""
-        return self.update_and_get_many([tx])[0]
-
     def learn_labels(self, labels: Sequence[Label]) -> Iterator[dict[str, float] | None]:
         """Each label's snapshot, or ``None`` (kept)."""
         found = list(self._store.learn_labels(labels))
@@ -329,7 +325,6 @@ class Pipeline:
     """
 
     def __init__(self, job: StageJob, features: ReplayedFeatures) -> None:
-        self.job = job
         self.features = features
         context = multiprocessing.get_context("spawn")  # a clean process, no inherited threads
         self._conn, child = context.Pipe(duplex=False)

@@ -15,15 +15,19 @@ from decisions.feedback import EngineFeedback
 from decisions.lists import InMemoryListStore, ListStore, RedisListStore
 from decisions.policy_file import PolicyHolder
 from events.metrics import Metrics
-from replay.backtest import Analysts, Backtest, BacktestFiles, BacktestSummary, Shadow
+from replay.backtest import (
+    DEFAULT_BATCH_SIZE,
+    Analysts,
+    Backtest,
+    BacktestFiles,
+    BacktestSummary,
+    Shadow,
+)
 from replay.pipeline import Pipeline, ReplayedFeatures, StageJob
 from replay.quality import Ledger, Truth
 from replay.sources import BadLine
 from verdict.settings import Settings
 from verdict.wiring import build_engine
-
-#: Most transactions decided in one call.
-BATCH_SIZE = 500
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,7 @@ def run_backtest(
     replayed: ReplayedFeatures | None = None
     if options.processes == 2:
         replayed = ReplayedFeatures()
-        job = StageJob(settings, options.state, options.files, options.span_s, BATCH_SIZE)
+        job = StageJob(settings, options.state, options.files, options.span_s, DEFAULT_BATCH_SIZE)
         stage = Pipeline(job, replayed)
     try:
         parts = build_engine(  # metrics on a registry of their own: nothing is served
@@ -78,7 +82,7 @@ def run_backtest(
             replayed or parts.store, ledger,
             analysts=Analysts(options.feedback, truth) if options.feedback and truth else None,
             shadow=Shadow(PolicyHolder.from_file(shadow, interval_s=0), lists) if shadow else None,
-            batch_size=BATCH_SIZE, span_s=options.span_s,
+            span_s=options.span_s,
             default_currency=settings.events.default_currency, strict=options.strict,
             on_bad=on_bad, on_progress=on_progress,
         )  # fmt: skip

@@ -31,8 +31,8 @@ log = logging.getLogger(__name__)
 
 #: The topics the console reads.
 FOLLOWED: Final = (topics.ALERTS, topics.DECISIONS, topics.LABELS)
-#: Longest a fetch waits on an idle topic (Tansu holds a fetch this long even when messages
-#: arrive meanwhile, so this bounds how late an alert shows).
+#: Longest a fetch waits on an idle topic: how late an alert shows at most (Tansu answers a
+#: fetch as soon as it has data: ~84 fetches/s of ~7 records at 1,000 decisions/s, measured).
 FETCH_MAX_WAIT_MS: Final = 100
 #: Messages decoded and taken between two turns of the event loop the API shares: each slice
 #: holds the loop for well under a millisecond (decisions are ~2.5 KB of JSON each).
