@@ -55,8 +55,31 @@ def parse_event_time(value: object) -> float:
     return seconds
 
 
+#: "YYYY-MM-DDT" of each day since the epoch formatted so far (at most ~40,000 days in range).
+_DATES: dict[int, str] = {}
+
+
 def format_event_time(seconds: float) -> str:
-    """ISO-8601 in UTC with a ``Z``, to the second when whole, else to the microsecond."""
-    moment = datetime.fromtimestamp(seconds, tz=UTC)
-    spec = "seconds" if moment.microsecond == 0 else "microseconds"
-    return moment.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
+    """ISO-8601 in UTC with a ``Z``, to the second when whole, else to the microsecond.
+
+    The text of ``datetime.fromtimestamp(seconds, UTC).isoformat()`` (microseconds rounded
+    half to even, as it rounds them) at half its cost: every output record carries a time.
+
+    >>> format_event_time(1772362800.0000005), format_event_time(1772362800.9999995)
+    ('2026-03-01T11:00:00Z', '2026-03-01T11:00:01Z')
+    """
+    fraction, whole = math.modf(seconds)
+    micros = round(fraction * 1e6)
+    if micros >= 1_000_000:
+        whole, micros = whole + 1.0, micros - 1_000_000
+    elif micros < 0:
+        whole, micros = whole - 1.0, micros + 1_000_000
+    day, second = divmod(int(whole), 86_400)
+    date = _DATES.get(day)
+    if date is None:
+        date = _DATES[day] = datetime.fromtimestamp(day * 86_400, tz=UTC).strftime("%Y-%m-%dT")
+    hour, second = divmod(second, 3600)
+    minute, second = divmod(second, 60)
+    if micros:
+        return f"{date}{hour:02d}:{minute:02d}:{second:02d}.{micros:06d}Z"
+    return f"{date}{hour:02d}:{minute:02d}:{second:02d}Z"

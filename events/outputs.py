@@ -45,6 +45,15 @@ def construct(model: type[R], **values: Any) -> R:
         count = _FIELD_COUNTS[model] = len(model.model_fields)
     if len(values) != count:
         return model.model_construct(**values)
+    return restore(model, values)
+
+
+def restore(model: type[R], values: dict[str, Any]) -> R:
+    """The record of ``model`` whose ``__dict__`` is ``values``, taken as it is.
+
+    For the fields of a record validated elsewhere (another process sent its ``__dict__``):
+    nothing is checked or copied, so ``values`` must hold every field, of the right types.
+    """
     record = model.__new__(model)
     object.__setattr__(record, "__dict__", values)
     object.__setattr__(record, "__pydantic_fields_set__", set(values))

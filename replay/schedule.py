@@ -154,20 +154,16 @@ def read_streams(
     files: BacktestFiles,
     default_currency: str,
     on_bad: Callable[[BadLine], None],
-    sources: dict[int, bytes] | None = None,
 ) -> Iterator[Item]:
     """The events of ``files`` merged by event time, each parsed once; bad lines go to
-    ``on_bad`` (which may raise to stop) and are skipped. With ``sources``, each event's JSON
-    is kept there under the event's ``id`` (for a process that parses it again)."""
+    ``on_bad`` (which may raise to stop) and are skipped."""
     streams: list[Iterator[Item]] = []
     if files.customers is not None:  # all profiles, by time (a file of them is small)
         profiles = _read(files.customers, CUSTOMERS, CustomerProfile, default_currency, on_bad)
         streams.append(iter(sorted(profiles, key=_ts)))
-    streams.append(
-        _read(files.transactions, TRANSACTIONS, Transaction, default_currency, on_bad, sources)
-    )
+    streams.append(_read(files.transactions, TRANSACTIONS, Transaction, default_currency, on_bad))
     if files.labels is not None:
-        streams.append(_read(files.labels, LABELS, Label, default_currency, on_bad, sources))
+        streams.append(_read(files.labels, LABELS, Label, default_currency, on_bad))
     return heapq.merge(*streams, key=_ts)
 
 
@@ -177,14 +173,11 @@ def _read(
     record_type: type[Event],
     currency: str,
     on_bad: Callable[[BadLine], None],
-    sources: dict[int, bytes] | None = None,
 ) -> Iterator[Item]:
     """The events of one file in file order, each parsed once; bad lines are skipped."""
     if path.suffix.lower() == ".csv":  # validated by the reader, as JSON
         for record in read_records(path, topic, on_bad=on_bad):
             event = parse_event(record_type, record.value, default_currency=currency)
-            if sources is not None:
-                sources[id(event)] = record.value
             yield getattr(event, "ts", None) or 0.0, topic, event
         return
     with path.open("rb") as handle:
@@ -195,6 +188,4 @@ def _read(
                 if line.strip():
                     on_bad(BadLine(path, number, str(error)))
                 continue
-            if sources is not None:
-                sources[id(event)] = line
             yield getattr(event, "ts", None) or 0.0, topic, event
