@@ -5,16 +5,18 @@ the features (rolling windows, fraud counts, the snapshots labels are learnt on)
 and learning (scores, policy, triggers, the models, the output). The :func:`feature_stage`
 process reads, merges and schedules the stream (:mod:`replay.schedule`) and does the feature
 store's part of every step; the backtest process applies the same steps with an engine whose
-feature store replays what the stage's store answered (:class:`ReplayedFeatures`). The two
+feature store replays what the stage's store answered (:mod:`replay.replayed`). The two
 halves run at once, and the decisions are those of one process, byte for byte.
 
-The stage also runs the store's side of the label learner: a
-:class:`~models.labels.LabelLearner` of the same settings whose model learns nothing, told of
-the same labels and decisions, so that every question the backtest's learner asks the store
-(the snapshots of labels, early labels taken when their transaction is decided, the
-chargeback horizon) was asked in the same order in the stage. A question the stage did not
-ask is a bug, and stops the run (:class:`PipelineDivergedError`) rather than decide on wrong
-features.
+The stage also runs the anomaly model, which learns from the features of every transaction
+and from nothing else: the backtest sends it the model its engine starts with, and its model
+suite then replays the stage's scores. And it runs the store's side of the label learner: a
+:class:`~models.labels.LabelLearner` of the same settings, whose model is the anomaly model's
+part of learning a label, told of the same labels and decisions, so that every question the
+backtest's learner asks the store (the snapshots of labels, early labels taken when their
+transaction is decided, the chargeback horizon) and the anomaly model was asked in the same
+order in the stage. A question the stage did not ask is a bug, and stops the run
+(:class:`~replay.replayed.PipelineDivergedError`) rather than decide on wrong numbers.
 
 Not with simulated analysts (``--feedback``): their verdicts change the features and depend
 on the decisions, which the stage would run ahead of. Those backtests run in one process.
@@ -27,8 +29,7 @@ import multiprocessing
 import pickle
 import queue
 import threading
-from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any, Final, Literal
@@ -37,10 +38,18 @@ import redis
 
 from events.errors import DependencyUnavailableError, VerdictError
 from events.outputs import restore
-from events.records import CustomerProfile, Label, Transaction
-from models.base import Features
+from events.records import Label, Transaction
+from models.anomaly import AnomalyModel
 from models.labels import LabelLearner, label_learner
+from models.suite import ModelSuite
 from replay.collector import Collector
+from replay.replayed import (
+    Answer,
+    RecordingAnomaly,
+    RecordingStore,
+    ReplayedAnomaly,
+    ReplayedFeatures,
+)
 from replay.schedule import (
     BacktestFiles,
     Decide,
@@ -61,8 +70,6 @@ STORE_ERRORS: Final = (DependencyUnavailableError, redis.RedisError, ConnectionE
 SHIP_EVERY: Final = 2000
 #: Messages the stage may have made and the backtest not yet read (each ~1 MB).
 AHEAD: Final = 32
-#: One question the store answered: what was asked, of what, and the answer.
-Answer = tuple[str, object, Any]
 #: One step as shipped: what it is, its events (transactions and labels as the fields the
 #: stage validated, taken as they are by the backtest: a third of the cost of parsing their
 #: JSON again, and a fifth of unpickling the records), and the answers its store part gave.
@@ -71,12 +78,6 @@ _DECIDE, _LEARN, _PROFILE, _SKIP = range(4)
 #: One message: shipped steps, or the stage's end or failure.
 _Message = list[_Shipped] | tuple[str, str]
 _END: Final = ("end", "")
-
-
-class PipelineDivergedError(VerdictError):
-    """The backtest asked the replayed store something the feature stage did not ask."""
-
-    code = "pipeline_diverged"
 
 
 class FeatureStageError(VerdictError):
@@ -96,129 +97,32 @@ class StageJob:
     batch_size: int
 
 
-class RecordingStore:
-    """The stage's feature store, keeping every answer it gives for the backtest to replay."""
-
-    def __init__(self, store: Any) -> None:
-        self._store = store
-        self.answers: list[Answer] = []
-
-    def update_and_get_many(self, txs: Sequence[Transaction]) -> list[dict[str, float]]:
-        """The features of ``txs`` (kept)."""
-        found = list(self._store.update_and_get_many(txs))
-        self.answers.append(("features", len(txs), found))
-        return found
-
-    def learn_labels(self, labels: Sequence[Label]) -> Iterator[dict[str, float] | None]:
-        """Each label's snapshot, or ``None`` (kept)."""
-        found = list(self._store.learn_labels(labels))
-        self.answers.append(("labels", len(labels), found))
-        return iter(found)
-
-    def learn_label(self, label: Label) -> dict[str, float] | None:
-        """One label's snapshot, or ``None`` (kept)."""
-        found: dict[str, float] | None = self._store.learn_label(label)
-        self.answers.append(("label", label.tx_id, found))
-        return found
-
-    def snapshot(self, tx_id: str) -> dict[str, float] | None:
-        """The features first returned for ``tx_id`` (kept)."""
-        found: dict[str, float] | None = self._store.snapshot(tx_id)
-        self.answers.append(("snapshot", tx_id, found))
-        return found
-
-    def put_customer(self, profile: CustomerProfile) -> None:
-        """Remember a profile (nothing to replay: the backtest's engine never asks)."""
-        self._store.put_customer(profile)
-
-    def take(self) -> list[Answer]:
-        """The answers since the last call."""
-        answers, self.answers = self.answers, []
-        return answers
-
-
-class ReplayedFeatures:
-    """The backtest's feature store: each question answered as the stage's store answered it."""
-
-    def __init__(self) -> None:
-        self._answers: deque[Answer] = deque()
-
-    def load(self, answers: list[Answer]) -> None:
-        """The answers of the next step."""
-        self._answers.extend(answers)
-
-    def done(self) -> None:
-        """A step is over: every answer of it was asked for."""
-        if self._answers:
-            asked, key, _ = self._answers[0]
-            raise PipelineDivergedError(
-                f"the backtest never asked for the stage's {asked} of {key}"
-            )
-
-    def _next(self, asked: str, key: object) -> Any:
-        if not self._answers:
-            raise PipelineDivergedError(
-                f"the backtest asked for {asked} of {key}; the stage did not"
-            )
-        got, got_key, answer = self._answers.popleft()
-        if (got, got_key) != (asked, key):
-            raise PipelineDivergedError(
-                f"the backtest asked for {asked} of {key}, the stage for {got} of {got_key}"
-            )
-        return answer
-
-    def update_and_get_many(self, txs: Sequence[Transaction]) -> list[dict[str, float]]:
-        """The features the stage found for ``txs``."""
-        found: list[dict[str, float]] = self._next("features", len(txs))
-        return found
-
-    def update_and_get(self, tx: Transaction) -> dict[str, float]:
-        """The features the stage found for one transaction."""
-        return self.update_and_get_many([tx])[0]
-
-    def learn_labels(self, labels: Sequence[Label]) -> Iterator[dict[str, float] | None]:
-        """The snapshots the stage found for ``labels``."""
-        return iter(self._next("labels", len(labels)))
-
-    def learn_label(self, label: Label) -> dict[str, float] | None:
-        """The snapshot the stage found for one label."""
-        found: dict[str, float] | None = self._next("label", label.tx_id)
-        return found
-
-    def snapshot(self, tx_id: str) -> dict[str, float] | None:
-        """The snapshot the stage found for ``tx_id``."""
-        found: dict[str, float] | None = self._next("snapshot", tx_id)
-        return found
-
-    def put_customer(self, profile: CustomerProfile) -> None:
-        """Nothing: the stage's store took the profile."""
-
-
-class _NoModel:
-    """The stage's learner teaches nothing: the models learn in the backtest's process."""
-
-    def learn_one(self, x: Features, y: bool | None = None) -> None:
-        """Nothing."""
-
-    def learn_many(self, xs: Sequence[Features], ys: Sequence[bool] | None = None) -> None:
-        """Nothing."""
-
-
-def feature_stage(job: StageJob, conn: Connection) -> None:
-    """The stage process: schedule the stream, do each step's store part, send the steps."""
+def feature_stage(job: StageJob, conn: Connection, models: Connection) -> None:
+    """The stage process: schedule the stream, do each step's store part, send the steps
+    (``models``: where the backtest sends the anomaly model its engine starts with)."""
     try:
-        _stage(job, conn)
+        _stage(job, conn, models)
     except BaseException as error:  # told to the backtest, which raises it
         kind = "dependency" if isinstance(error, STORE_ERRORS) else "error"
         with contextlib.suppress(OSError):  # the backtest stopped first: nobody listens
             conn.send_bytes(pickle.dumps((kind, f"{type(error).__name__}: {error}")))
     finally:
         conn.close()
+        models.close()
 
 
-def _stage(job: StageJob, conn: Connection) -> None:
+def _stage(job: StageJob, conn: Connection, models: Connection) -> None:
     store = RecordingStore(_store(job))
-    learner = label_learner(_NoModel(), store, job.settings.models, None)  # type: ignore[arg-type]
+
+    def receive() -> AnomalyModel:
+        try:
+            model: AnomalyModel = pickle.loads(models.recv_bytes())
+        except EOFError:  # the backtest stopped before its engine was built
+            raise FeatureStageError("the backtest sent no anomaly model") from None
+        return model
+
+    anomaly = RecordingAnomaly(receive, store)
+    learner = label_learner(anomaly, store, job.settings.models, None)  # type: ignore[arg-type]
     out: list[_Shipped] = []
     size = 0
     sender = _Sender(conn)
@@ -229,7 +133,7 @@ def _stage(job: StageJob, conn: Connection) -> None:
     items = read_streams(job.files, job.settings.events.default_currency, skip)
     with Collector() as collector:  # the automatic one pauses longer as the store grows
         for step in schedule(items, span_s=job.span_s, batch_size=job.batch_size):
-            size += _store_part(step, store, learner, out)
+            size += _store_part(step, store, anomaly, learner, out)
             collector.tick(events_in(step))
             if size >= SHIP_EVERY:
                 sender.send(out)
@@ -243,13 +147,14 @@ def _stage(job: StageJob, conn: Connection) -> None:
 def _store_part(
     step: Step,
     store: RecordingStore,
+    anomaly: RecordingAnomaly,
     learner: LabelLearner,
     out: list[_Shipped],
 ) -> int:
-    """Do the store's part of ``step`` and add it to ``out`` with its answers; the
-    transactions and labels it held."""
+    """Do the store's and the anomaly model's part of ``step`` and add it to ``out`` with their
+    answers; the transactions and labels it held."""
     if isinstance(step, Decide):
-        store.update_and_get_many(step.batch)
+        anomaly.decided(store.update_and_get_many(step.batch))  # as the engine scores them
         for tx in step.batch:  # as EngineFeedback.on_decisions tells the learner
             learner.on_decision(tx.tx_id, tx.ts)
         if learner.feed == "chargebacks":
@@ -327,12 +232,25 @@ class Pipeline:
         self.features = features
         context = multiprocessing.get_context("spawn")  # a clean process, no inherited threads
         self._conn, child = context.Pipe(duplex=False)
+        models, self._models = context.Pipe(duplex=False)
         self._process = context.Process(
-            target=feature_stage, args=(job, child), name="verdict-feature-stage", daemon=True
+            target=feature_stage,
+            args=(job, child, models),
+            name="verdict-feature-stage",
+            daemon=True,
         )
         self._process.start()
         child.close()
+        models.close()
         self._ended = False
+
+    def share_models(self, suite: ModelSuite) -> None:
+        """Hand ``suite``'s anomaly model to the stage, which runs it from now on: the suite
+        scores with what the stage's model answers (call it before :meth:`steps`)."""
+        model = suite.anomaly
+        self._models.send_bytes(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
+        self._models.close()
+        suite.anomaly = ReplayedAnomaly(self.features, model.aspects)  # type: ignore[assignment]
 
     def __enter__(self) -> Pipeline:
         return self
@@ -343,6 +261,7 @@ class Pipeline:
     def steps(self) -> Iterator[Step]:
         """The stage's steps in order; each step's answers are loaded as it is handed out,
         and checked all asked for when the next is asked for."""
+        self._models.close()  # no model shared by now: the stage says so instead of waiting
         while True:
             message = self._receive()
             if isinstance(message, tuple):
@@ -378,6 +297,7 @@ class Pipeline:
     def close(self) -> None:
         """Stop the stage (at once when the backtest stopped early) and wait for it."""
         self._conn.close()
+        self._models.close()
         if not self._ended:
             self._process.terminate()
         self._process.join(timeout=10)

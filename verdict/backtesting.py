@@ -23,8 +23,9 @@ from replay.backtest import (
     BacktestSummary,
     Shadow,
 )
-from replay.pipeline import Pipeline, ReplayedFeatures, StageJob
+from replay.pipeline import Pipeline, StageJob
 from replay.quality import Ledger, Truth
+from replay.replayed import ReplayedFeatures
 from replay.sources import BadLine
 from verdict.settings import Settings
 from verdict.wiring import build_engine
@@ -71,6 +72,8 @@ def run_backtest(
             settings, Metrics(CollectorRegistry()), state=options.state, features=replayed
         )
         parts.model_publisher = None  # the backtest's models are its own: nothing published
+        if stage is not None:
+            stage.share_models(parts.suite)
         lists: ListStore = (
             InMemoryListStore()
             if parts.client is None

@@ -33,7 +33,7 @@ from state.redis_wire import client_from_settings
 from verdict.settings import Settings
 
 if TYPE_CHECKING:
-    from replay.pipeline import ReplayedFeatures
+    from replay.replayed import ReplayedFeatures
 
 log = logging.getLogger(__name__)
 

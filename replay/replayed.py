@@ -1,0 +1,191 @@
+"""What a two-process backtest's feature stage answered, and the backtest's replay of it.
+
+The stage (:mod:`replay.pipeline`) does the parts of each step that depend only on the stream:
+the feature store, and the anomaly model, which learns from every transaction's features and
+from nothing else. Its :class:`RecordingStore` and :class:`RecordingAnomaly` keep every answer
+in the order given; the backtest's engine asks the same questions of :class:`ReplayedFeatures`
+and :class:`ReplayedAnomaly`, which answer from that record. A question asked out of turn is a
+bug, and stops the run (:class:`PipelineDivergedError`) rather than decide on wrong numbers.
+
+>>> recording = RecordingStore(store=None)
+>>> recording.answers.append(("features", 1, [{"amount": 5.0}]))
+>>> replayed = ReplayedFeatures()
+>>> replayed.load(recording.take())
+>>> replayed.update_and_get_many(["tx"])
+[{'amount': 5.0}]
+>>> replayed.done()
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Final
+
+from events.errors import VerdictError
+from events.records import CustomerProfile, Label, Transaction
+from models.anomaly import AnomalyModel
+from models.base import Features, FloatArray
+
+#: One question answered: what was asked, of what, and the answer.
+Answer = tuple[str, object, Any]
+#: What the anomaly model was asked: how many events, and whether it learnt them.
+_ANOMALY: Final = "anomaly"
+
+
+class PipelineDivergedError(VerdictError):
+    """The backtest asked the replayed store something the feature stage did not ask."""
+
+    code = "pipeline_diverged"
+
+
+class RecordingStore:
+    """The stage's feature store, keeping every answer it gives for the backtest to replay."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self.answers: list[Answer] = []
+
+    def update_and_get_many(self, txs: Sequence[Transaction]) -> list[dict[str, float]]:
+        """The features of ``txs`` (kept)."""
+        found = list(self._store.update_and_get_many(txs))
+        self.answers.append(("features", len(txs), found))
+        return found
+
+    def learn_labels(self, labels: Sequence[Label]) -> Iterator[dict[str, float] | None]:
+        """Each label's snapshot, or ``None`` (kept)."""
+        found = list(self._store.learn_labels(labels))
+        self.answers.append(("labels", len(labels), found))
+        return iter(found)
+
+    def learn_label(self, label: Label) -> dict[str, float] | None:
+        """One label's snapshot, or ``None`` (kept)."""
+        found: dict[str, float] | None = self._store.learn_label(label)
+        self.answers.append(("label", label.tx_id, found))
+        return found
+
+    def snapshot(self, tx_id: str) -> dict[str, float] | None:
+        """The features first returned for ``tx_id`` (kept)."""
+        found: dict[str, float] | None = self._store.snapshot(tx_id)
+        self.answers.append(("snapshot", tx_id, found))
+        return found
+
+    def put_customer(self, profile: CustomerProfile) -> None:
+        """Remember a profile (nothing to replay: the backtest's engine never asks)."""
+        self._store.put_customer(profile)
+
+    def take(self) -> list[Answer]:
+        """The answers since the last call."""
+        answers, self.answers = self.answers, []
+        return answers
+
+
+class ReplayedFeatures:
+    """The backtest's feature store: each question answered as the stage's store answered it."""
+
+    def __init__(self) -> None:
+        self._answers: deque[Answer] = deque()
+
+    def load(self, answers: list[Answer]) -> None:
+        """The answers of the next step."""
+        self._answers.extend(answers)
+
+    def done(self) -> None:
+        """A step is over: every answer of it was asked for."""
+        if self._answers:
+            asked, key, _ = self._answers[0]
+            raise PipelineDivergedError(
+                f"the backtest never asked for the stage's {asked} of {key}"
+            )
+
+    def answer(self, asked: str, key: object) -> Any:
+        """The next answer, which must be to ``asked`` of ``key``."""
+        if not self._answers:
+            raise PipelineDivergedError(
+                f"the backtest asked for {asked} of {key}; the stage did not"
+            )
+        got, got_key, answer = self._answers.popleft()
+        if (got, got_key) != (asked, key):
+            raise PipelineDivergedError(
+                f"the backtest asked for {asked} of {key}, the stage for {got} of {got_key}"
+            )
+        return answer
+
+    def update_and_get_many(self, txs: Sequence[Transaction]) -> list[dict[str, float]]:
+        """The features the stage found for ``txs``."""
+        found: list[dict[str, float]] = self.answer("features", len(txs))
+        return found
+
+    def update_and_get(self, tx: Transaction) -> dict[str, float]:
+        """The features the stage found for one transaction."""
+        return self.update_and_get_many([tx])[0]
+
+    def learn_labels(self, labels: Sequence[Label]) -> Iterator[dict[str, float] | None]:
+        """The snapshots the stage found for ``labels``."""
+        return iter(self.answer("labels", len(labels)))
+
+    def learn_label(self, label: Label) -> dict[str, float] | None:
+        """The snapshot the stage found for one label."""
+        found: dict[str, float] | None = self.answer("label", label.tx_id)
+        return found
+
+    def snapshot(self, tx_id: str) -> dict[str, float] | None:
+        """The snapshot the stage found for ``tx_id``."""
+        found: dict[str, float] | None = self.answer("snapshot", tx_id)
+        return found
+
+    def put_customer(self, profile: CustomerProfile) -> None:
+        """Nothing: the stage's store took the profile."""
+
+
+class RecordingAnomaly:
+    """The stage's anomaly model: asked what the backtest's model suite would ask of it, in the
+    same order, keeping each answer with the store's."""
+
+    def __init__(self, model: Callable[[], AnomalyModel], store: RecordingStore) -> None:
+        self._model = model
+        self._known: AnomalyModel | None = None
+        self._store = store
+
+    @property
+    def model(self) -> AnomalyModel:
+        """The model, asked for when it is first needed (the backtest sends it once its
+        engine is built, while the stage is already reading)."""
+        if self._known is None:
+            self._known = self._model()
+        return self._known
+
+    def decided(self, xs: Sequence[Features]) -> None:
+        """A batch was decided on these features: scored, then learnt, in order
+        (``ModelSuite.decide_batch``)."""
+        self._record(xs, learn=True)
+
+    def learn_one(self, x: Features, y: bool | None = None) -> None:
+        """A label is learnt from ``x``: the fraud model sees its anomaly scores
+        (``ModelSuite.learn_one``)."""
+        self._record([x], learn=False)
+
+    def learn_many(self, xs: Sequence[Features], ys: Sequence[bool] | None = None) -> None:
+        """Labels are learnt from ``xs`` (``ModelSuite.learn_many``)."""
+        self._record(xs, learn=False)
+
+    def _record(self, xs: Sequence[Features], learn: bool) -> None:
+        found = self.model.surprises(xs, learn=learn)
+        self._store.answers.append((_ANOMALY, (len(xs), learn), found))
+
+
+class ReplayedAnomaly:
+    """The backtest's anomaly model: :meth:`surprises` as the stage's model found them.
+
+    Only the part of :class:`~models.anomaly.AnomalyModel` that
+    :class:`~models.suite.ModelSuite` uses; the model itself lives in the stage.
+    """
+
+    def __init__(self, answers: ReplayedFeatures, aspects: Sequence[str]) -> None:
+        self._answers = answers
+        self.aspects = list(aspects)
+
+    def surprises(self, xs: Sequence[Features], learn: bool) -> tuple[FloatArray, FloatArray]:
+        """The scores and surprises the stage's model gave for ``xs``."""
+        found: tuple[FloatArray, FloatArray] = self._answers.answer(_ANOMALY, (len(xs), learn))
+        return found
