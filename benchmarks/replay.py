@@ -326,12 +326,15 @@ parsing, merging, batching) {driver_s:.1f} s of it. On {memory.processes} proces
 {on_redis.wall_s:.1f} s. The memory goal needs {goal_rate:,.0f} transactions/s in all,
 ~{1e6 / goal_rate:.0f} µs a transaction with its label.
 
-The two processes split the work about evenly. py-spy on 10 days of the same bank (97,113
-transactions and labels, `--state memory`, 2026-12-04): the feature stage spent 13.3 s, the
-feature store's update 56% of it, reading, parsing and merging 19%, the snapshots labels are
-learnt on 12%; the deciding process 14.7 s, deciding 48% (the per-transaction policy,
-triggers and reasons 26%, model scoring 19%), learning from the labels 20%, receiving and
-parsing the stage's steps 18%, writing 7%. Both halves must shrink by about a third to meet
-the goal: the work per transaction and per label in the feature store, the policy and the
-models is what sets the speed, not the driver. The load average in the notes says how much
+The two processes split the work about evenly: the stage runs the feature store and the
+anomaly model (which learns from the features alone), the deciding process the policy, the
+fraud model and the output. py-spy on 10 days of the same bank (97,113 transactions and
+labels, `--state memory`, 2026-12-04, a slow hour: 39 s for the run): the feature stage was
+busy 40 s, the feature store's update 37% of it, reading, parsing and merging 15%, the
+anomaly model 11%, the snapshots labels are learnt on 12%, sending 8%, starting 10%; the
+deciding process 44 s, deciding 46% (the per-transaction policy, triggers and reasons 28%,
+the fraud model's scores 12%), learning from the labels 20%, receiving the stage's steps 9%,
+writing 10%, starting 9%. Both halves must shrink by about a quarter to meet the goal: the
+work per transaction and per label in the feature store, the policy and the models is what
+sets the speed, not the driver. The load average in the notes says how much
 other jobs took of the two cores during this run."""
