@@ -29,7 +29,7 @@ import multiprocessing
 import pickle
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any, Final, Literal
@@ -126,18 +126,28 @@ def _stage(job: StageJob, conn: Connection, models: Connection) -> None:
     out: list[_Shipped] = []
     size = 0
     sender = _Sender(conn)
+    skipped: list[_Shipped] = []  # bad lines read with the next step: told after this one
 
     def skip(bad: BadLine) -> None:
-        out.append((_SKIP, bad, []))
+        skipped.append((_SKIP, bad, []))
 
     items = read_streams(job.files, job.settings.events.default_currency, skip)
+    steps = schedule(items, span_s=job.span_s, batch_size=job.batch_size)
     with Collector() as collector:  # the automatic one pauses longer as the store grows
-        for step in schedule(items, span_s=job.span_s, batch_size=job.batch_size):
-            size += _store_part(step, store, anomaly, learner, out)
+        step = next(steps, None)
+        while step is not None:
+            out += skipped
+            skipped.clear()
+            # a batch goes to the store first, and the next step is read while Redis runs it
+            sent = store.send_many(step.batch) if isinstance(step, Decide) else None
+            following = next(steps, None)
+            size += _store_part(step, store, anomaly, learner, out, sent)
             collector.tick(events_in(step))
             if size >= SHIP_EVERY:
                 sender.send(out)
                 out, size = [], 0
+            step = following
+    out += skipped
     if out:
         sender.send(out)
     sender.send(_END)
@@ -150,11 +160,14 @@ def _store_part(
     anomaly: RecordingAnomaly,
     learner: LabelLearner,
     out: list[_Shipped],
+    sent: Callable[[], list[dict[str, float]]] | None = None,
 ) -> int:
     """Do the store's and the anomaly model's part of ``step`` and add it to ``out`` with their
-    answers; the transactions and labels it held."""
+    answers (``sent``: a Decide step's features, already asked for); the transactions and
+    labels it held."""
     if isinstance(step, Decide):
-        anomaly.decided(store.update_and_get_many(step.batch))  # as the engine scores them
+        features = sent() if sent is not None else store.update_and_get_many(step.batch)
+        anomaly.decided(features)  # as the engine scores them
         for tx in step.batch:  # as EngineFeedback.on_decisions tells the learner
             learner.on_decision(tx.tx_id, tx.ts)
         if learner.feed == "chargebacks":

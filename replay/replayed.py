@@ -52,6 +52,20 @@ class RecordingStore:
         self.answers.append(("features", len(txs), found))
         return found
 
+    def send_many(self, txs: Sequence[Transaction]) -> Callable[[], list[dict[str, float]]]:
+        """:meth:`update_and_get_many` in two steps: ``txs`` go to the store now (Redis runs
+        them while the caller works on), and the call returned gives their features (kept).
+        Nothing else may be asked of the store in between."""
+        send = getattr(self._store, "send_chunks", None)
+        chunks = send(txs) if send is not None else [list(self._store.update_and_get_many(txs))]
+
+        def features() -> list[dict[str, float]]:
+            found = [features for chunk in chunks for features in chunk]
+            self.answers.append(("features", len(txs), found))
+            return found
+
+        return features
+
     def learn_labels(self, labels: Sequence[Label]) -> Iterator[dict[str, float] | None]:
         """Each label's snapshot, or ``None`` (kept)."""
         found = list(self._store.learn_labels(labels))

@@ -134,6 +134,26 @@ def test_bad_lines_are_told_in_both_and_stop_a_strict_run(tmp_path: Path) -> Non
     assert not multiprocessing.active_children()  # the stage was stopped with the run
 
 
+def test_a_bad_line_between_batches_stops_a_strict_run_at_the_same_place(tmp_path: Path) -> None:
+    """The stage reads the next batch while the store works on this one: a bad line it meets
+    there is still told after this batch, as one process meets it."""
+    rows: list[dict[str, Any] | str] = [
+        {"tx_id": "a", "ts": T0, "customer_id": "c1", "amount": 5.0},
+        {"tx_id": "b", "ts": T0 + 120, "customer_id": "c1", "amount": 6.0},  # a batch of its own
+        "not json",
+        {"tx_id": "c", "ts": T0 + 240, "customer_id": "c1", "amount": 7.0},
+    ]
+    given = BacktestFiles(write(tmp_path / "t.jsonl", rows))
+    written = []
+    for processes in (1, 2):
+        out = io.BytesIO()
+        options = BacktestOptions(given, "memory", 60.0, strict=True, processes=processes)
+        with pytest.raises(BadInputError, match=":3: "):
+            run_backtest(Settings(), options, Ledger(None), None, out)
+        written.append([orjson.loads(line)["tx_id"] for line in out.getvalue().splitlines()])
+    assert written == [["a"], ["a"]]
+
+
 def test_a_stage_that_fails_is_told_with_its_error(tmp_path: Path) -> None:
     job = StageJob(Settings(), "memory", BacktestFiles(tmp_path), 60.0, 500)  # a folder
     with (
