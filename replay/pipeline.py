@@ -160,14 +160,14 @@ def _store_part(
     anomaly: RecordingAnomaly,
     learner: LabelLearner,
     out: list[_Shipped],
-    sent: Callable[[], list[dict[str, float]]] | None = None,
+    sent: Callable[[], list[dict[str, float]]] | None,
 ) -> int:
     """Do the store's and the anomaly model's part of ``step`` and add it to ``out`` with their
-    answers (``sent``: a Decide step's features, already asked for); the transactions and
-    labels it held."""
+    answers (``sent``: a Decide step's features, asked for by :meth:`RecordingStore.send_many`
+    before the next step was read); the transactions and labels it held."""
     if isinstance(step, Decide):
-        features = sent() if sent is not None else store.update_and_get_many(step.batch)
-        anomaly.decided(features)  # as the engine scores them
+        assert sent is not None, "a batch's features are asked for before the next step is read"
+        anomaly.decided(sent())  # as the engine scores them
         for tx in step.batch:  # as EngineFeedback.on_decisions tells the learner
             learner.on_decision(tx.tx_id, tx.ts)
         if learner.feed == "chargebacks":

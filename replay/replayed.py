@@ -46,16 +46,10 @@ class RecordingStore:
         self._store = store
         self.answers: list[Answer] = []
 
-    def update_and_get_many(self, txs: Sequence[Transaction]) -> list[dict[str, float]]:
-        """The features of ``txs`` (kept)."""
-        found = list(self._store.update_and_get_many(txs))
-        self.answers.append(("features", len(txs), found))
-        return found
-
     def send_many(self, txs: Sequence[Transaction]) -> Callable[[], list[dict[str, float]]]:
-        """:meth:`update_and_get_many` in two steps: ``txs`` go to the store now (Redis runs
-        them while the caller works on), and the call returned gives their features (kept).
-        Nothing else may be asked of the store in between."""
+        """The store's ``update_and_get_many`` in two steps: ``txs`` go to the store now (Redis
+        runs them while the caller works on), and the call returned gives their features
+        (kept). Nothing else may be asked of the store in between."""
         send = getattr(self._store, "send_chunks", None)
         chunks = send(txs) if send is not None else [list(self._store.update_and_get_many(txs))]
 
