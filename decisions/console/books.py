@@ -196,6 +196,10 @@ class ActivityBook:
             self._profiles[ref] = {n: features[n] for n in PROFILE_FEATURES if n in features}
         return ref
 
+    def knows(self, customer_ref: str, tx_id: str) -> bool:
+        """Whether the decision on ``tx_id`` is among the customer's recent ones."""
+        return any(entry[0] == tx_id for entry in self._recent.get(customer_ref, ()))
+
     def recent(self, customer_ref: str) -> dict[str, Any]:
         """The customer's recent decisions (newest first) and profile, without their id."""
         entries = reversed(self._recent.get(customer_ref, ()))
