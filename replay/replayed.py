@@ -22,6 +22,8 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final
 
+import numpy as np
+
 from events.errors import VerdictError
 from events.records import CustomerProfile, Label, Transaction
 from models.anomaly import AnomalyModel
@@ -178,7 +180,10 @@ class RecordingAnomaly:
         self._record(xs, learn=False)
 
     def _record(self, xs: Sequence[Features], learn: bool) -> None:
-        found = self.model.surprises(xs, learn=learn)
+        scores, surprises = self.model.surprises(xs, learn=learn)
+        # as bytes: pickling two small arrays cost the stage more than all the features did
+        as_bytes = [a.astype(np.float64, copy=False).tobytes() for a in (scores, surprises)]
+        found = (*as_bytes, surprises.shape[1])
         self._store.answers.append((_ANOMALY, (len(xs), learn), found))
 
 
@@ -194,6 +199,6 @@ class ReplayedAnomaly:
         self.aspects = list(aspects)
 
     def surprises(self, xs: Sequence[Features], learn: bool) -> tuple[FloatArray, FloatArray]:
-        """The scores and surprises the stage's model gave for ``xs``."""
-        found: tuple[FloatArray, FloatArray] = self._answers.answer(_ANOMALY, (len(xs), learn))
-        return found
+        """The scores and surprises the stage's model gave for ``xs`` (read-only)."""
+        scores, surprises, aspects = self._answers.answer(_ANOMALY, (len(xs), learn))
+        return np.frombuffer(scores), np.frombuffer(surprises).reshape(len(xs), aspects)

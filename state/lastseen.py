@@ -1,12 +1,14 @@
 """Small event-time structures shared by the in-memory entities (mirrored in state/lua/lib.lua).
 
 A *last-seen table* maps a key (a terminal, country, device or customer) to the latest event
-time it was seen; a *time list* is a sorted list of event times (fraud-labelled transactions).
+time it was seen, in time order (:func:`touch` keeps it so); a *time list* is a sorted list
+of event times (fraud-labelled transactions).
 Both forget what falls out of their retention, relative to the entity's latest event time.
 """
 
 from __future__ import annotations
 
+import itertools
 from bisect import bisect_right, insort
 from typing import TypeVar
 
@@ -21,7 +23,11 @@ def distinct_as_if_seen(table: dict[K, int], key: K | None, edge: int) -> int:
     >>> distinct_as_if_seen({"a": 5, "b": 10}, None, edge=6)
     1
     """
-    count = sum(1 for last in table.values() if last > edge)
+    count = len(table)
+    for seen in table.values():  # in time order: the keys seen by the edge come first
+        if seen > edge:
+            break
+        count -= 1
     if key is not None:
         last = table.get(key)
         if last is None or last <= edge:
@@ -36,17 +42,51 @@ def seen_after(table: dict[K, int], key: K, edge: int) -> bool:
 
 
 def touch(table: dict[K, int], key: K, ts: int, cutoff: int) -> None:
-    """Record ``key`` seen at ``ts`` (latest wins), unless ``ts`` is at or before ``cutoff``."""
-    if ts > cutoff:
-        last = table.get(key)
-        if last is None or last < ts:
-            table[key] = ts
+    """Record ``key`` seen at ``ts`` (latest wins), unless ``ts`` is at or before ``cutoff``.
+
+    The table is kept in time order (a key seen again moves to the end; a late one is put in
+    its place), so that :func:`forget` and :func:`distinct_as_if_seen` stop at the first key
+    seen after their edge instead of reading every key.
+
+    >>> table = {}
+    >>> for key, ts in (("a", 5), ("b", 7), ("a", 9), ("c", 6), ("b", 3)):
+    ...     touch(table, key, ts, cutoff=0)
+    >>> table
+    {'c': 6, 'b': 7, 'a': 9}
+    """
+    if ts <= cutoff:
+        return
+    last = table.get(key)
+    if last is not None:
+        if last >= ts:
+            return
+        del table[key]
+    late = bool(table) and next(reversed(table.values())) > ts
+    table[key] = ts
+    if late:  # rare: a transaction older than the latest, out of order
+        ordered = sorted(table.items(), key=lambda item: item[1])
+        table.clear()
+        table.update(ordered)
 
 
 def forget(table: dict[K, int], cutoff: int) -> None:
-    """Drop every key last seen at or before ``cutoff``."""
-    for key in [key for key, last in table.items() if last <= cutoff]:
-        del table[key]
+    """Drop every key last seen at or before ``cutoff`` (the table is in time order).
+
+    >>> table = {"c": 6, "b": 7, "a": 9}
+    >>> forget(table, 7)
+    >>> table
+    {'a': 9}
+    """
+    stale = 0
+    for last in table.values():
+        if last > cutoff:
+            break
+        stale += 1
+    if stale == len(table):
+        table.clear()
+    elif stale:
+        for key in list(itertools.islice(table, stale)):
+            del table[key]
 
 
 def count_in(times: list[int], lo: int, hi: int) -> int:
