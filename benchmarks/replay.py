@@ -328,13 +328,14 @@ parsing, merging, batching) {driver_s:.1f} s of it. On {memory.processes} proces
 
 The two processes split the work about evenly: the stage runs the feature store and the
 anomaly model (which learns from the features alone), the deciding process the policy, the
-fraud model and the output. py-spy on 10 days of the same bank (97,113 transactions and
-labels, `--state memory`, 2026-12-04, a slow hour: 39 s for the run): the feature stage was
-busy 40 s, the feature store's update 37% of it, reading, parsing and merging 15%, the
-anomaly model 11%, the snapshots labels are learnt on 12%, sending 8%, starting 10%; the
-deciding process 44 s, deciding 46% (the per-transaction policy, triggers and reasons 28%,
-the fraud model's scores 12%), learning from the labels 20%, receiving the stage's steps 9%,
-writing 10%, starting 9%. Both halves must shrink by about a quarter to meet the goal: the
-work per transaction and per label in the feature store, the policy and the models is what
-sets the speed, not the driver. The load average in the notes says how much
+fraud model and the output. py-spy on 30 days of the same bank (292,334 transactions and
+labels, `--state memory`, 2026-12-05, at 8cdadbf): the stage's update of the store 48% of its
+time, reading, parsing and merging 11%, the snapshots labels are learnt on 12%, the anomaly
+model 11%, pickling the steps 10%; the deciding process: deciding 40% (the per-transaction
+policy, triggers and reasons 25%, the fraud model's scores 11%), learning from the labels 20%,
+unpickling the stage's steps 7%, writing 6%. The stage sets the pace: on the handbook stream
+the deciding process waited for it 10-14% of the run (time in `recv_bytes`), most of that
+late in the stream, where the stage's store is largest. The work per transaction and per
+label in the feature store, the policy and the models is what sets the speed, not the
+driver. The load average in the notes says how much
 other jobs took of the two cores during this run."""
