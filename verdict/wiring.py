@@ -17,7 +17,7 @@ from decisions.breaker import CircuitBreaker
 from decisions.caps import InMemoryCapStore, RedisCapStore
 from decisions.engine import DecisionEngine
 from decisions.feedback import EngineFeedback
-from decisions.lists import InMemoryListStore, RedisListStore
+from decisions.lists import InMemoryListStore, ListStore, RedisListStore
 from decisions.policy_file import PolicyHolder
 from decisions.scoring import WARM_AFTER_LABELS, SuiteScorer, ThompsonOffers
 from events.metrics import Metrics
@@ -106,6 +106,7 @@ def build_engine(
     state: Literal["redis", "memory"] = "redis",
     learner: bool = True,
     features: ReplayedFeatures | None = None,
+    lists: ListStore | None = None,
 ) -> EngineParts:
     """Everything one process needs to decide and learn.
 
@@ -120,6 +121,8 @@ def build_engine(
     features
         What the engine and the label learner ask for features instead of the store: a
         two-process backtest's replay of its feature stage (:mod:`replay.pipeline`).
+    lists
+        The block and allow lists to use instead of the state's (a backtest's, in memory).
     """
     policy = PolicyHolder.from_settings(settings.decisions, metrics=metrics)
     suite = new_suite(settings.models)
@@ -133,15 +136,13 @@ def build_engine(
         caps: RedisCapStore | InMemoryCapStore = RedisCapStore(
             client, settings.decisions.key_prefix
         )
-        lists: RedisListStore | InMemoryListStore = RedisListStore(
-            client, settings.decisions.key_prefix
-        )
+        own_lists: ListStore = RedisListStore(client, settings.decisions.key_prefix)
         registry = ModelRegistry(
             client, settings.models.registry_prefix, keep=settings.models.keep_versions
         )
     else:
         store = InMemoryFeatureStore(settings.state, metrics=metrics)
-        caps, lists = InMemoryCapStore(), InMemoryListStore()
+        caps, own_lists = InMemoryCapStore(), InMemoryListStore()
     resumed: int | None = None
     if registry is not None:  # a restarted process goes on from the newest published version
         try:
@@ -196,7 +197,8 @@ def build_engine(
         return resumed is not None or parts.feedback.labels.learnt >= WARM_AFTER_LABELS
 
     engine = DecisionEngine(
-        policy, features or store, SuiteScorer(current, warm=warm), caps, lists, offers=offers,
+        policy, features or store, SuiteScorer(current, warm=warm), caps,
+        lists if lists is not None else own_lists, offers=offers,
         metrics=metrics, breaker=_breaker(client, settings, metrics),
     )  # fmt: skip
     labels = label_learner(suite, features or store, settings.models, metrics)

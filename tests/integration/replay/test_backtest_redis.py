@@ -82,3 +82,28 @@ def test_two_processes_on_redis_decide_exactly_as_one(
     in_memory, same = run(tmp_path, "memory", "--processes", "2")
     assert in_memory.exit_code == 0, in_memory.output
     assert same == expected
+
+
+def _list_lookups(client: redis.Redis) -> int:
+    stats: dict[str, Any] = client.info("commandstats")
+    return int(stats.get("cmdstat_smismember", {}).get("calls", 0))
+
+
+def test_a_backtest_on_redis_keeps_its_lists_in_the_process(
+    tmp_path: Path,
+    redis_settings: RedisSettings,
+    redis_client: redis.Redis,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A backtest starts from an empty database and nothing edits its lists meanwhile: they
+    answer from the process, without a round trip to Redis per batch."""
+    config = SimulationConfig(customers=40, terminals=80, days=6, seed=4, label_delay_s=86_400)
+    simulate(config, tmp_path, progress=False)
+    monkeypatch.setenv("VERDICT_REDIS__URL", redis_settings.url)
+    before = _list_lookups(redis_client)
+    for processes in ("1", "2"):
+        result, decided = run(tmp_path, "redis", "--processes", processes, "--flush")
+        assert result.exit_code == 0, result.output
+        assert len(decided) > 50
+    assert _list_lookups(redis_client) == before
+    assert redis_client.dbsize() > 0  # the features are in Redis
