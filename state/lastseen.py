@@ -82,11 +82,8 @@ def forget(table: dict[K, int], cutoff: int) -> None:
         if last > cutoff:
             break
         stale += 1
-    if stale == len(table):
-        table.clear()
-    elif stale:
-        for key in list(itertools.islice(table, stale)):
-            del table[key]
+    for key in list(itertools.islice(table, stale)):
+        del table[key]
 
 
 def count_in(times: list[int], lo: int, hi: int) -> int:

@@ -181,10 +181,8 @@ class TopicFollower:
 
     def _hold(self, alert: dict[str, Any]) -> None:
         """Keep ``alert`` until its decision arrives (KeyError: it lacks a field it needs)."""
-        alert_id, alert["customer_ref"], alert["tx_id"] = (
-            str(alert["alert_id"]), str(alert["customer_ref"]), str(alert["tx_id"])
-        )  # fmt: skip
-        self._held.setdefault(alert_id, (self._clock() + ALERT_HOLD_S, alert))
+        alert["customer_ref"], alert["tx_id"] = str(alert["customer_ref"]), str(alert["tx_id"])
+        self._held.setdefault(str(alert["alert_id"]), (self._clock() + ALERT_HOLD_S, alert))
 
     def take(self, topic: str, value: bytes) -> None:
         """Put one message of ``topic`` where it belongs (a malformed one is logged and skipped)."""

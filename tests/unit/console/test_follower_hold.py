@@ -11,18 +11,9 @@ from decisions.alerts import pseudonym
 from decisions.console.books import ActivityBook, AlertBook
 from decisions.console.follower import ALERT_HOLD_S, TopicFollower
 from events import topics
+from tests.unit.decisions.harness import Clock
 
 KEY = b"k"
-
-
-class Clock:
-    """Seconds that move only when told."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _follower(clock: Clock) -> TopicFollower:
@@ -45,7 +36,7 @@ def _shown(follower: TopicFollower) -> list[str]:
 
 
 def test_an_alert_waits_for_its_decision_and_shows_when_it_arrives() -> None:
-    follower = _follower(Clock())
+    follower = _follower(Clock(step=0.0))
     follower.take(topics.ALERTS, _alert("t1"))
     follower.release()
     assert _shown(follower) == []  # its payment is not in the activity yet
@@ -57,7 +48,7 @@ def test_an_alert_waits_for_its_decision_and_shows_when_it_arrives() -> None:
 
 
 def test_an_alert_after_its_decision_shows_at_once() -> None:
-    follower = _follower(Clock())
+    follower = _follower(Clock(step=0.0))
     follower.take(topics.DECISIONS, _decision("t1"))
     follower.take(topics.ALERTS, _alert("t1"))
     follower.release()
@@ -65,7 +56,7 @@ def test_an_alert_after_its_decision_shows_at_once() -> None:
 
 
 def test_an_alert_whose_decision_never_comes_shows_after_the_hold() -> None:
-    clock = Clock()
+    clock = Clock(step=0.0)
     follower = _follower(clock)
     follower.take(topics.ALERTS, _alert("t1"))
     follower.take(topics.DECISIONS, _decision("t2"))  # another payment of the same customer
@@ -78,7 +69,7 @@ def test_an_alert_whose_decision_never_comes_shows_after_the_hold() -> None:
 
 
 def test_an_analysts_verdict_marks_a_held_alert() -> None:
-    follower = _follower(Clock())
+    follower = _follower(Clock(step=0.0))
     follower.take(topics.ALERTS, _alert("t1"))
     label = {"tx_id": "t1", "is_fraud": True, "source": "analyst", "customer_id": "c1"}
     follower.take(topics.LABELS, orjson.dumps(label))
@@ -86,7 +77,7 @@ def test_an_analysts_verdict_marks_a_held_alert() -> None:
 
 
 def test_an_alert_without_its_ids_is_skipped_and_a_repeat_is_held_once() -> None:
-    follower = _follower(Clock())
+    follower = _follower(Clock(step=0.0))
     follower.take(topics.ALERTS, orjson.dumps({"alert_id": "al-x", "ts": 1.0}))  # no tx, no ref
     follower.take(topics.ALERTS, _alert("t1"))
     follower.take(topics.ALERTS, _alert("t1"))  # at-least-once delivery repeats it
