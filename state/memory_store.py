@@ -152,14 +152,19 @@ class InMemoryFeatureStore:
 
     def learn_label(self, label: Label) -> dict[str, float] | None:
         """Apply a label to the fraud counts; the snapshot when the label is news, else None."""
+        return self.snapshot(label.tx_id) if self.apply_label(label) else None
+
+    def apply_label(self, label: Label) -> bool:
+        """:meth:`learn_label` without building the snapshot: whether it would return one
+        (the label is news and the decision's records are all still here)."""
         index = self._index.get(label.tx_id)
         if index is None:
             self._ignored("unknown")
-            return None
+            return False
         label_ts = math.floor(label.ts)
         if label_ts - index.ts > self.settings.label_horizon_s:
             self._ignored("expired")
-            return None
+            return False
         outcomes: list[int] = []
         ledgers: list[tuple[str, str | None, Callable[[], object]]] = [
             ("customer", index.customer_id, lambda: self.customers.get(index.customer_id)),
@@ -181,8 +186,8 @@ class InMemoryFeatureStore:
             outcomes.append(outcome)
         if outcomes[0] != APPLIED:
             self._ignored(LABEL_OUTCOMES[outcomes[0]])
-            return None
-        return self.snapshot(label.tx_id)
+            return False
+        return MISSING not in outcomes  # snapshot() needs every record the decision wrote
 
     def learn_labels(self, labels: Sequence[Label]) -> Iterator[dict[str, float] | None]:
         """:meth:`learn_label` of each, in order, as they are taken."""
