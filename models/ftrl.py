@@ -149,10 +149,7 @@ class FTRLClassifier(OnlineModel):
         if not xs:
             return []
         labels = np.asarray(ys, dtype=np.float64)
-        sample_weights = np.empty(len(ys))
-        for i, y in enumerate(ys):
-            sample_weights[i] = self.weights.weight(bool(y))
-            self.weights.update(bool(y))
+        sample_weights = np.array(self.weights.weigh_all(ys), dtype=np.float64)
         before = k.learn_rows(self.index.matrix(xs), labels, sample_weights, *self._arrays())
         logits: list[float] = before.tolist()
         return logits

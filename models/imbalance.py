@@ -15,6 +15,7 @@ does on a batch; a number fixes the positives' weight.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
 ClassWeight = Literal["balanced"] | float
@@ -45,6 +46,29 @@ class ClassWeights:
             self.positives += 1
         else:
             self.negatives += 1
+
+    def weigh_all(self, ys: Iterable[bool]) -> list[float]:
+        """:meth:`weight` then :meth:`update` of each label in turn: their weights, in order.
+
+        >>> weights = ClassWeights()
+        >>> weights.weigh_all([False, True, False, True])
+        [1.0, 2.0, 1.0, 1.5]
+        """
+        fixed = None if self.class_weight == "balanced" else float(self.class_weight)
+        positives, negatives, cap = self.positives, self.negatives, self.cap
+        out: list[float] = []
+        for y in ys:
+            if not y:
+                out.append(1.0)
+                negatives += 1
+            elif fixed is not None:
+                out.append(fixed)
+                positives += 1
+            else:
+                out.append(min(max((negatives + 1) / (positives + 1), 1.0), cap))
+                positives += 1
+        self.positives, self.negatives = positives, negatives
+        return out
 
     def weight(self, y: bool) -> float:
         """The sample weight of a label ``y`` now."""

@@ -20,7 +20,7 @@ import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from events.metrics import Metrics
 from events.records import CustomerProfile, Label, Transaction
@@ -166,23 +166,25 @@ class InMemoryFeatureStore:
             self._ignored("expired")
             return False
         outcomes: list[int] = []
-        ledgers: list[tuple[str, str | None, Callable[[], object]]] = [
-            ("customer", index.customer_id, lambda: self.customers.get(index.customer_id)),
-            ("terminal", index.terminal_id, lambda: self.terminals.get(index.terminal_id or "")),
-            ("device", index.device_id, lambda: self.devices.get(index.device_id or "")),
-        ]
-        for kind, entity_id, ledger_of in ledgers:
+        day = index.ts // DAY
+        entities: tuple[tuple[str, str | None, dict[str, Any]], ...] = (
+            ("customer", index.customer_id, self.customers),
+            ("terminal", index.terminal_id, self.terminals),
+            ("device", index.device_id, self.devices),
+        )
+        for kind, entity_id, ledgers in entities:
             if entity_id is None:
                 continue
-            record = self._records.get((kind, entity_id, index.ts // DAY, label.tx_id))
+            record = self._records.get((kind, entity_id, day, label.tx_id))
             if record is None:
                 outcomes.append(MISSING)
                 continue
             was_fraud = record.label == 1
             outcome = label_outcome(record, label.is_fraud, label_ts)
-            ledger = ledger_of()
-            if outcome == APPLIED and was_fraud != label.is_fraud and ledger is not None:
-                ledger.label(index.ts, label.is_fraud)  # type: ignore[attr-defined]
+            if outcome == APPLIED and was_fraud != label.is_fraud:
+                ledger = ledgers.get(entity_id)
+                if ledger is not None:
+                    ledger.label(index.ts, label.is_fraud)
             outcomes.append(outcome)
         if outcomes[0] != APPLIED:
             self._ignored(LABEL_OUTCOMES[outcomes[0]])
