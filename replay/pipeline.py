@@ -8,15 +8,18 @@ store's part of every step; the backtest process applies the same steps with an 
 feature store replays what the stage's store answered (:mod:`replay.replayed`). The two
 halves run at once, and the decisions are those of one process, byte for byte.
 
-The stage also runs the anomaly model, which learns from the features of every transaction
-and from nothing else: the backtest sends it the model its engine starts with, and its model
-suite then replays the stage's scores. And it runs the store's side of the label learner: a
-:class:`~models.labels.LabelLearner` of the same settings, whose model is the anomaly model's
-part of learning a label, told of the same labels and decisions, so that every question the
-backtest's learner asks the store (the snapshots of labels, early labels taken when their
-transaction is decided, the chargeback horizon) and the anomaly model was asked in the same
-order in the stage. A question the stage did not ask is a bug, and stops the run
-(:class:`~replay.replayed.PipelineDivergedError`) rather than decide on wrong numbers.
+The stage also runs the store's side of the label learner: a
+:class:`~models.labels.LabelLearner` of the same settings, which teaches no model here, told
+of the same labels and decisions, so that every question the backtest's learner asks the store
+(the snapshots of labels, early labels taken when their transaction is decided, the chargeback
+horizon) was asked in the same order in the stage. A question the stage did not ask is a bug,
+and stops the run (:class:`~replay.replayed.PipelineDivergedError`) rather than decide on wrong
+numbers.
+
+The models all run in the backtest process, the anomaly model included (it learns from the
+features alone, so it could run in the stage, and did until 2026-12-05): with the snapshots of
+labels no longer built and sent again, the stage had become the slower half, and the anomaly
+model's ~13% of its time is better spent beside the deciding.
 
 Not with simulated analysts (``--feedback``): their verdicts change the features and depend
 on the decisions, which the stage would run ahead of. Those backtests run in one process.
@@ -29,7 +32,7 @@ import multiprocessing
 import pickle
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any, Final, Literal
@@ -39,17 +42,10 @@ import redis
 from events.errors import DependencyUnavailableError, VerdictError
 from events.outputs import restore
 from events.records import Label, Transaction
-from models.anomaly import AnomalyModel
+from models.base import Features
 from models.labels import LabelLearner, label_learner
-from models.suite import ModelSuite
 from replay.collector import Collector
-from replay.replayed import (
-    Answer,
-    RecordingAnomaly,
-    RecordingStore,
-    ReplayedAnomaly,
-    ReplayedFeatures,
-)
+from replay.replayed import Answer, RecordingStore, ReplayedFeatures
 from replay.schedule import (
     BacktestFiles,
     Decide,
@@ -97,32 +93,31 @@ class StageJob:
     batch_size: int
 
 
-def feature_stage(job: StageJob, conn: Connection, models: Connection) -> None:
-    """The stage process: schedule the stream, do each step's store part, send the steps
-    (``models``: where the backtest sends the anomaly model its engine starts with)."""
+def feature_stage(job: StageJob, conn: Connection) -> None:
+    """The stage process: schedule the stream, do each step's store part, send the steps."""
     try:
-        _stage(job, conn, models)
+        _stage(job, conn)
     except BaseException as error:  # told to the backtest, which raises it
         kind = "dependency" if isinstance(error, STORE_ERRORS) else "error"
         with contextlib.suppress(OSError):  # the backtest stopped first: nobody listens
             conn.send_bytes(pickle.dumps((kind, f"{type(error).__name__}: {error}")))
     finally:
         conn.close()
-        models.close()
 
 
-def _stage(job: StageJob, conn: Connection, models: Connection) -> None:
+class _Untaught:
+    """The model the stage's label learner teaches: none (the models learn in the backtest)."""
+
+    def learn_one(self, x: Features, y: bool | None = None) -> None:
+        """Nothing."""
+
+    def learn_many(self, xs: Sequence[Features], ys: Sequence[bool] | None = None) -> None:
+        """Nothing."""
+
+
+def _stage(job: StageJob, conn: Connection) -> None:
     store = RecordingStore(_store(job))
-
-    def receive() -> AnomalyModel:
-        try:
-            model: AnomalyModel = pickle.loads(models.recv_bytes())
-        except EOFError:  # the backtest stopped before its engine was built
-            raise FeatureStageError("the backtest sent no anomaly model") from None
-        return model
-
-    anomaly = RecordingAnomaly(receive, store)
-    learner = label_learner(anomaly, store, job.settings.models, None)  # type: ignore[arg-type]
+    learner = label_learner(_Untaught(), store, job.settings.models, None)  # type: ignore[arg-type]
     out: list[_Shipped] = []
     size = 0
     sender = _Sender(conn)
@@ -141,7 +136,7 @@ def _stage(job: StageJob, conn: Connection, models: Connection) -> None:
             # a batch goes to the store first, and the next step is read while Redis runs it
             sent = store.send_many(step.batch) if isinstance(step, Decide) else None
             following = next(steps, None)
-            size += _store_part(step, store, anomaly, learner, out, sent)
+            size += _store_part(step, store, learner, out, sent)
             collector.tick(events_in(step))
             if size >= SHIP_EVERY:
                 sender.send(out)
@@ -157,17 +152,16 @@ def _stage(job: StageJob, conn: Connection, models: Connection) -> None:
 def _store_part(
     step: Step,
     store: RecordingStore,
-    anomaly: RecordingAnomaly,
     learner: LabelLearner,
     out: list[_Shipped],
     sent: Callable[[], list[dict[str, float]]] | None,
 ) -> int:
-    """Do the store's and the anomaly model's part of ``step`` and add it to ``out`` with their
-    answers (``sent``: a Decide step's features, asked for by :meth:`RecordingStore.send_many`
-    before the next step was read); the transactions and labels it held."""
+    """Do the store's part of ``step`` and add it to ``out`` with its answers (``sent``: a
+    Decide step's features, asked for by :meth:`RecordingStore.send_many` before the next step
+    was read); the transactions and labels it held."""
     if isinstance(step, Decide):
         assert sent is not None, "a batch's features are asked for before the next step is read"
-        anomaly.decided(sent())  # as the engine scores them
+        sent()  # recorded with the step's answers
         for tx in step.batch:  # as EngineFeedback.on_decisions tells the learner
             learner.on_decision(tx.tx_id, tx.ts)
         if learner.feed == "chargebacks":
@@ -245,25 +239,12 @@ class Pipeline:
         self.features = features
         context = multiprocessing.get_context("spawn")  # a clean process, no inherited threads
         self._conn, child = context.Pipe(duplex=False)
-        models, self._models = context.Pipe(duplex=False)
         self._process = context.Process(
-            target=feature_stage,
-            args=(job, child, models),
-            name="verdict-feature-stage",
-            daemon=True,
+            target=feature_stage, args=(job, child), name="verdict-feature-stage", daemon=True
         )
         self._process.start()
         child.close()
-        models.close()
         self._ended = False
-
-    def share_models(self, suite: ModelSuite) -> None:
-        """Hand ``suite``'s anomaly model to the stage, which runs it from now on: the suite
-        scores with what the stage's model answers (call it before :meth:`steps`)."""
-        model = suite.anomaly
-        self._models.send_bytes(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
-        self._models.close()
-        suite.anomaly = ReplayedAnomaly(self.features, model.aspects)  # type: ignore[assignment]
 
     def __enter__(self) -> Pipeline:
         return self
@@ -274,7 +255,6 @@ class Pipeline:
     def steps(self) -> Iterator[Step]:
         """The stage's steps in order; each step's answers are loaded as it is handed out,
         and checked all asked for when the next is asked for."""
-        self._models.close()  # no model shared by now: the stage says so instead of waiting
         while True:
             message = self._receive()
             if isinstance(message, tuple):
@@ -310,7 +290,6 @@ class Pipeline:
     def close(self) -> None:
         """Stop the stage (at once when the backtest stopped early) and wait for it."""
         self._conn.close()
-        self._models.close()
         if not self._ended:
             self._process.terminate()
         self._process.join(timeout=10)

@@ -1,11 +1,10 @@
 """What a two-process backtest's feature stage answered, and the backtest's replay of it.
 
-The stage (:mod:`replay.pipeline`) does the parts of each step that depend only on the stream:
-the feature store, and the anomaly model, which learns from every transaction's features and
-from nothing else. Its :class:`RecordingStore` and :class:`RecordingAnomaly` keep every answer
-in the order given; the backtest's engine asks the same questions of :class:`ReplayedFeatures`
-and :class:`ReplayedAnomaly`, which answer from that record. A question asked out of turn is a
-bug, and stops the run (:class:`PipelineDivergedError`) rather than decide on wrong numbers.
+The stage (:mod:`replay.pipeline`) does the feature store's part of each step, which depends
+only on the stream. Its :class:`RecordingStore` keeps every answer in the order given; the
+backtest's engine asks the same questions of :class:`ReplayedFeatures`, which answers from that
+record. A question asked out of turn is a bug, and stops the run (:class:`PipelineDivergedError`)
+rather than decide on wrong numbers.
 
 >>> tx = Transaction(tx_id="t1", ts=1772362800.0, customer_id="c1", amount=5.0)
 >>> recording = RecordingStore(store=None)
@@ -28,17 +27,12 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Final
 
-import numpy as np
-
 from events.errors import VerdictError
 from events.records import CustomerProfile, Label, Transaction
-from models.anomaly import AnomalyModel
-from models.base import Features, FloatArray
+from models.base import Features
 
 #: One question answered: what was asked, of what, and the answer.
 Answer = tuple[str, object, Any]
-#: What the anomaly model was asked: how many events, and whether it learnt them.
-_ANOMALY: Final = "anomaly"
 #: An answer to a label: "the features you decided its transaction on" (see DecidedFeatures).
 _DECIDED_ON: Final = True
 #: How long (event time) and how many decisions' features are kept for their labels: labels
@@ -247,59 +241,3 @@ class ReplayedFeatures:
 
     def put_customer(self, profile: CustomerProfile) -> None:
         """Nothing: the stage's store took the profile."""
-
-
-class RecordingAnomaly:
-    """The stage's anomaly model: asked what the backtest's model suite would ask of it, in the
-    same order, keeping each answer with the store's."""
-
-    def __init__(self, model: Callable[[], AnomalyModel], store: RecordingStore) -> None:
-        self._model = model
-        self._known: AnomalyModel | None = None
-        self._store = store
-
-    @property
-    def model(self) -> AnomalyModel:
-        """The model, asked for when it is first needed (the backtest sends it once its
-        engine is built, while the stage is already reading)."""
-        if self._known is None:
-            self._known = self._model()
-        return self._known
-
-    def decided(self, xs: Sequence[Features]) -> None:
-        """A batch was decided on these features: scored, then learnt, in order
-        (``ModelSuite.decide_batch``)."""
-        self._record(xs, learn=True)
-
-    def learn_one(self, x: Features, y: bool | None = None) -> None:
-        """A label is learnt from ``x``: the fraud model sees its anomaly scores
-        (``ModelSuite.learn_one``)."""
-        self._record([x], learn=False)
-
-    def learn_many(self, xs: Sequence[Features], ys: Sequence[bool] | None = None) -> None:
-        """Labels are learnt from ``xs`` (``ModelSuite.learn_many``)."""
-        self._record(xs, learn=False)
-
-    def _record(self, xs: Sequence[Features], learn: bool) -> None:
-        scores, surprises = self.model.surprises(xs, learn=learn)
-        # as bytes: pickling two small arrays cost the stage more than all the features did
-        as_bytes = [a.astype(np.float64, copy=False).tobytes() for a in (scores, surprises)]
-        found = (*as_bytes, surprises.shape[1])
-        self._store.answers.append((_ANOMALY, (len(xs), learn), found))
-
-
-class ReplayedAnomaly:
-    """The backtest's anomaly model: :meth:`surprises` as the stage's model found them.
-
-    Only the part of :class:`~models.anomaly.AnomalyModel` that
-    :class:`~models.suite.ModelSuite` uses; the model itself lives in the stage.
-    """
-
-    def __init__(self, answers: ReplayedFeatures, aspects: Sequence[str]) -> None:
-        self._answers = answers
-        self.aspects = list(aspects)
-
-    def surprises(self, xs: Sequence[Features], learn: bool) -> tuple[FloatArray, FloatArray]:
-        """The scores and surprises the stage's model gave for ``xs`` (read-only)."""
-        scores, surprises, aspects = self._answers.answer(_ANOMALY, (len(xs), learn))
-        return np.frombuffer(scores), np.frombuffer(surprises).reshape(len(xs), aspects)

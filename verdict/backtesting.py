@@ -78,8 +78,6 @@ def run_backtest(
             lists=lists,
         )  # fmt: skip
         parts.model_publisher = None  # the backtest's models are its own: nothing published
-        if stage is not None:
-            stage.share_models(parts.suite)
         shadow = options.shadow
         run = Backtest(  # a feedback without the registry's publisher: the models are its own
             parts.engine, EngineFeedback(parts.engine, parts.feedback.labels, parts.offers),

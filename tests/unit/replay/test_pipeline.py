@@ -13,17 +13,10 @@ from typer.testing import CliRunner
 
 from events.errors import DependencyUnavailableError
 from events.records import Label, Transaction
-from models.anomaly import AnomalyModel
 from replay.backtest import BacktestFiles, BacktestSummary, BadInputError
 from replay.pipeline import FeatureStageError, Pipeline, StageJob
 from replay.quality import Ledger, Truth
-from replay.replayed import (
-    PipelineDivergedError,
-    RecordingAnomaly,
-    RecordingStore,
-    ReplayedAnomaly,
-    ReplayedFeatures,
-)
+from replay.replayed import PipelineDivergedError, ReplayedFeatures
 from replay.simulator import SimulationConfig, simulate
 from verdict.backtesting import BacktestOptions, run_backtest
 from verdict.cli import app
@@ -104,10 +97,12 @@ def write(path: Path, rows: list[dict[str, Any] | str]) -> Path:
 
 
 def test_an_early_label_is_taken_when_its_transaction_is_decided_in_both(tmp_path: Path) -> None:
-    txs = [{"tx_id": f"t{i}", "ts": T0 + 60 * i, "customer_id": "c1", "amount": 20.0 + i}
-           for i in range(30)]  # fmt: skip
-    labels = [{"tx_id": "t20", "ts": T0 + 30, "is_fraud": True, "customer_id": "c1",
-               "source": "chargeback"}]  # fmt: skip
+    txs: list[dict[str, Any] | str] = [
+        {"tx_id": f"t{i}", "ts": T0 + 60 * i, "customer_id": "c1", "amount": 20.0 + i}
+        for i in range(30)
+    ]
+    label = {"tx_id": "t20", "ts": T0 + 30, "is_fraud": True, "customer_id": "c1"}
+    labels: list[dict[str, Any] | str] = [label | {"source": "chargeback"}]
     given = BacktestFiles(write(tmp_path / "t.jsonl", txs), write(tmp_path / "l.jsonl", labels))
     _, expected, _ = decide(given, 1)
     _, decided, _ = decide(given, 2)
@@ -189,39 +184,6 @@ def test_the_replayed_store_refuses_a_question_the_stage_did_not_ask() -> None:
     features.load([("snapshot", "t2", None)])
     with pytest.raises(PipelineDivergedError, match="never asked for the stage's snapshot of t2"):
         features.done()
-
-
-def test_the_replayed_anomaly_model_gives_what_the_stages_model_gave() -> None:
-    def seen(i: int) -> dict[str, float]:
-        return {"amount": 10.0 + i % 7, "cust_amount_mean_30d": 12.0, "cust_count_1h": 1.0}
-
-    model, twin = AnomalyModel(seed=3), AnomalyModel(seed=3)
-    store = RecordingStore(store=None)
-    recording = RecordingAnomaly(lambda: model, store)
-    replayed = ReplayedFeatures()
-    anomaly = ReplayedAnomaly(replayed, model.aspects)
-    for start in range(0, 60, 12):
-        recording.decided([seen(i) for i in range(start, start + 12)])
-        recording.learn_many([seen(start)], [False])
-    replayed.load(store.take())
-    for start in range(0, 60, 12):
-        scores, surprises = anomaly.surprises([seen(i) for i in range(start, start + 12)], True)
-        expected = twin.surprises([seen(i) for i in range(start, start + 12)], learn=True)
-        assert scores.tolist() == expected[0].tolist()
-        assert surprises.tolist() == expected[1].tolist()
-        with pytest.raises(PipelineDivergedError, match=r"anomaly of \(1, True\)"):
-            anomaly.surprises([seen(start)], learn=True)  # the stage learnt a label: no learning
-    replayed.done()
-
-
-def test_a_backtest_that_shares_no_model_is_told_so(tmp_path: Path) -> None:
-    path = write(tmp_path / "t.jsonl", [{"tx_id": "a", "ts": T0, "customer_id": "c", "amount": 1}])
-    job = StageJob(Settings(), "memory", BacktestFiles(path), 60.0, 500)
-    with (
-        Pipeline(job, ReplayedFeatures()) as stage,
-        pytest.raises(FeatureStageError, match="sent no anomaly model"),
-    ):
-        list(stage.steps())
 
 
 def test_the_command_says_the_analysts_need_one_process(stream: Path, tmp_path: Path) -> None:
