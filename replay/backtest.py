@@ -16,8 +16,14 @@ How exact the learning is, is a choice (``span_s``):
 - ``span_s > 0``: a batch takes the transactions of at most ``span_s`` seconds of event time,
   and the labels and profiles that become known inside it are applied when it closes, at
   most ``span_s`` late (a stream worker's micro-batches do the same). Against labels that
-  arrive days (chargebacks) or an hour (analysts) after the decision, a minute changes
-  little, and batches of hundreds cost a fraction of batches of one.
+  arrive days (chargebacks) or an hour (analysts) after the decision, minutes change little,
+  and batches of hundreds cost a fraction of batches of one.
+
+The default is five minutes. On the handbook-size stream (``verdict simulate``, 2026-12-05) it
+gave the quality of one minute within the last digit (ROC AUC 0.8310 both, average precision
+0.5231 against 0.5228, card precision@100 0.1245 against 0.1246) in 199.8 s instead of 219.4 s
+in all, as the fixed cost of a step (scoring, learning and shipping a batch) is paid a fifth
+as often.
 
 The simulated analysts' verdicts (``--feedback``) are always exact: a batch closes before one
 is due.
@@ -78,7 +84,7 @@ __all__ = [
 ]
 
 #: The default event-time span of a batch of the command (see the module docstring).
-DEFAULT_SPAN_S: Final = 60.0
+DEFAULT_SPAN_S: Final = 300.0
 #: The most transactions decided in one call.
 DEFAULT_BATCH_SIZE: Final = 500
 

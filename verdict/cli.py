@@ -278,7 +278,7 @@ def backtest(
     skip_days: Annotated[int, typer.Option(min=0, help="Warm-up days left out of quality.")] = 0,
     span: Annotated[  # the default is replay.backtest.DEFAULT_SPAN_S (imported late)
         float, typer.Option(min=0.0, help="Seconds of event time a batch spans (0: exact).")
-    ] = 60.0,
+    ] = 300.0,
     flush: Annotated[bool, typer.Option("--flush", help="Empty the Redis database first.")] = False,
     strict: Annotated[bool, typer.Option(help="Stop at the first bad line.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
