@@ -326,16 +326,17 @@ parsing, merging, batching) {driver_s:.1f} s of it. On {memory.processes} proces
 {on_redis.wall_s:.1f} s. The memory goal needs {goal_rate:,.0f} transactions/s in all,
 ~{1e6 / goal_rate:.0f} µs a transaction with its label.
 
-The two processes split the work about evenly: the stage runs the feature store and the
-anomaly model (which learns from the features alone), the deciding process the policy, the
-fraud model and the output. py-spy on 30 days of the same bank (292,334 transactions and
-labels, `--state memory`, 2026-12-05, at 8cdadbf): the stage's update of the store 48% of its
-time, reading, parsing and merging 11%, the snapshots labels are learnt on 12%, the anomaly
-model 11%, pickling the steps 10%; the deciding process: deciding 40% (the per-transaction
-policy, triggers and reasons 25%, the fraud model's scores 11%), learning from the labels 20%,
-unpickling the stage's steps 7%, writing 6%. The stage sets the pace: on the handbook stream
-the deciding process waited for it 10-14% of the run (time in `recv_bytes`), most of that
-late in the stream, where the stage's store is largest. The work per transaction and per
-label in the feature store, the policy and the models is what sets the speed, not the
-driver. The load average in the notes says how much
+The stage runs the feature store (and reads, parses and merges the files); the deciding
+process the models, the policy and the output. A label is learnt from the features its
+decision was taken on, which both processes keep for ten days (`replay/replayed.py`): the
+stage sends a mark instead of building and sending the snapshot again. py-spy on the handbook
+stream (2026-12-05, at e5302f5, span 60 s, `--state memory`), the stage: the store's update of
+each transaction 47% of its time, reading, parsing and merging 12%, the anomaly model 13%,
+labels 15%, pickling the steps 7%; the deciding process: deciding 57%, learning from the
+labels 28%, unpickling and restoring the steps 13%. The stage was 100% busy and the deciding
+process 70-85% (CPU ticks per 10 s from `/proc`), so the anomaly model moved to the deciding
+process (155ca52), and a span of 300 s pays the fixed cost of a step (scoring, learning and
+shipping a batch) a fifth as often, with the same quality to the last digit. The work per
+transaction and per label in the feature store, the policy and the models is what sets the
+speed, not the driver. The load average in the notes says how much
 other jobs took of the two cores during this run."""
