@@ -45,7 +45,7 @@ from events.records import Label, Transaction
 from models.base import Features
 from models.labels import LabelLearner, label_learner
 from replay.collector import Collector
-from replay.replayed import Answer, RecordingStore, ReplayedFeatures
+from replay.replayed import KEEP_MOST, Answer, RecordingStore, ReplayedFeatures
 from replay.schedule import (
     BacktestFiles,
     Decide,
@@ -220,7 +220,9 @@ def _store(job: StageJob) -> Any:
         return InMemoryFeatureStore(settings.state)
     from state.redis_store import RedisFeatureStore
 
-    return RedisFeatureStore(settings.redis, settings.state)
+    store = RedisFeatureStore(settings.redis, settings.state)
+    store.indexes = KEEP_MOST  # the only writer of its database: labels skip reading them
+    return store
 
 
 class Pipeline:

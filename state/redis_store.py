@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final, TypeVar
 
@@ -99,9 +99,15 @@ class RedisFeatureStore:
         Latency, errors, late and duplicate transactions, ignored labels (optional).
     client
         A client to use instead of building one from ``redis_settings``.
+
+    A store that is the only writer of its database (a backtest's feature stage) may set
+    :attr:`indexes` to a bound: it then remembers the index of the transactions it decided, as
+    Redis holds it, and labels of those skip the round trip that reads it.
     """
 
     name: Final = "redis"
+    #: How many transactions' indexes to remember (0: none, read from Redis each time).
+    indexes: int = 0
 
     def __init__(
         self,
@@ -118,6 +124,7 @@ class RedisFeatureStore:
         self.scripts = load_scripts(self.settings)
         shas = {name: script.sha for name, script in self.scripts.items()}
         self.commands = Commands(shas, self.retention.snapshot_s)
+        self._indexes: OrderedDict[str, list[Any]] = OrderedDict()  # tx_id: index, oldest first
 
     def update_and_get(self, tx: Transaction) -> dict[str, float]:
         """Record one transaction; return its features (one round trip)."""
@@ -190,22 +197,27 @@ class RedisFeatureStore:
 
     def learn_labels(self, labels: Sequence[Label]) -> Iterator[dict[str, float] | None]:
         """Apply labels in order, in two round trips for each ``CHUNK`` of them (their indexes,
-        then every entity's script, which Redis runs in the order sent); each one's snapshot
-        if news. A chunk is sent only when the previous one's answers have been taken, so a
+        unless all are remembered, then every entity's script, which Redis runs in the order
+        sent); each one's snapshot if news. A chunk is sent only when the previous one's answers have been taken, so a
         Redis that fails mid-way leaves at most one chunk of labels in doubt."""
         for start in range(0, len(labels), CHUNK):
             yield from self._learn_chunk(labels[start : start + CHUNK])
 
     def _learn_chunk(self, labels: Sequence[Label]) -> list[dict[str, float] | None]:
         started = time.perf_counter()
-        raw = self._run([pack(b"GET", index_key(label.tx_id)) for label in labels])
+        known = [self._indexes.get(label.tx_id) for label in labels]
+        unknown = [index_key(label.tx_id) for label, kept in zip(labels, known, strict=True)
+                   if kept is None]  # fmt: skip
+        raw = iter(self._run([pack(b"GET", key) for key in unknown]) if unknown else ())
         commands: list[bytes] = []
         sent: list[tuple[int, list[Any], int]] = []  # label, its index, its scripts
-        for i, (label, found) in enumerate(zip(labels, raw, strict=True)):
-            if found is None:
-                self._ignored("unknown")
-                continue
-            index = orjson.loads(found)
+        for i, (label, kept) in enumerate(zip(labels, known, strict=True)):
+            if kept is None:
+                found = next(raw)
+                if found is None:
+                    self._ignored("unknown")
+                    continue
+            index = kept if kept is not None else orjson.loads(found)
             customer_id, terminal_id, device_id, ts, _ = index
             label_ts = math.floor(label.ts)
             if label_ts - ts > self.settings.label_horizon_s:
@@ -322,7 +334,18 @@ class RedisFeatureStore:
                 self.metrics.duplicate_events.inc()
             if first is not None:
                 tx_features = orjson.loads(first)[4]
+        if self.indexes:
+            self._remember(p, first)
         return vector(tx_features, customer, terminal, device)
+
+    def _remember(self, p: PreparedTx, first: bytes | None) -> None:
+        """Keep ``p``'s index as Redis holds it: the one written now, or the first delivery's."""
+        indexes = self._indexes
+        if p.tx_id not in indexes:
+            written = [p.customer_id, p.terminal_id, p.device_id, p.ts, p.features]
+            indexes[p.tx_id] = written if first is None else orjson.loads(first)
+            if len(indexes) > self.indexes:
+                indexes.popitem(last=False)
 
     def _count_status(self, entity: str, status: int) -> None:
         if self.metrics is None or not status:

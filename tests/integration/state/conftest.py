@@ -17,16 +17,20 @@ from state.store import FeatureStore
 MakeStore = Callable[..., FeatureStore]
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "redis_remembering_indexes"])
 def make_store(
     request: pytest.FixtureRequest, redis_settings: RedisSettings, redis_client: redis.Redis
 ) -> MakeStore:
-    """A factory of fresh stores of one kind (Redis: database 15, emptied for each test)."""
+    """A factory of fresh stores of one kind (Redis: database 15, emptied for each test; also
+    as a backtest's stage runs it, remembering the indexes it wrote instead of reading them)."""
 
     def make(settings: StateSettings | None = None, metrics: Metrics | None = None) -> FeatureStore:
         if request.param == "memory":
             return InMemoryFeatureStore(settings, metrics)
-        return RedisFeatureStore(redis_settings, settings, metrics)
+        store = RedisFeatureStore(redis_settings, settings, metrics)
+        if request.param == "redis_remembering_indexes":
+            store.indexes = 3  # few, so that labels of older transactions read theirs
+        return store
 
     return make
 

@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -13,6 +14,7 @@ from redis.crc import key_slot
 
 from events.metrics import Metrics
 from events.records import CustomerProfile, Label, Transaction
+from state.redis_commands import pack
 from state.redis_store import RedisFeatureStore, bucket_key, entity_key, index_key
 from state.settings import RedisSettings, StateSettings
 from state.store import FeatureStoreUnavailable
@@ -191,3 +193,33 @@ def test_both_stores_agree_on_a_noisy_stream(
         for entity_id in ids:
             if entity_id is not None:
                 assert red.get(kind, entity_id) == memory.get(kind, entity_id)  # type: ignore[arg-type]
+
+
+def test_a_store_that_remembers_indexes_reads_only_the_forgotten_ones(
+    redis_settings: RedisSettings, redis_client: redis.Redis
+) -> None:
+    """A backtest's stage is the only writer of its database: labels of the transactions it
+    remembers skip reading their index, and are applied as the others are."""
+    store = RedisFeatureStore(redis_settings)
+    store.indexes = 2
+    store.update_and_get_many([tx(1, 0), tx(2, 60, terminal_id="T1"), tx(3, 120)])
+    store.update_and_get(tx(2, 60, terminal_id="T1"))  # a repeat: remembered once
+    sent: list[bytes] = []
+    run = store._run
+
+    def counted(commands: list[bytes]) -> list[Any]:
+        sent.extend(commands)
+        return run(commands)
+
+    store._run = counted  # type: ignore[method-assign]
+    labels = [Label(tx_id=f"t{n}", ts=T0 + D, is_fraud=n == 2, source="chargeback")
+              for n in (1, 2, 3, 9)]  # fmt: skip
+    learnt = list(store.learn_labels(labels))
+    read = [command for command in sent if command.startswith(b"*2\r\n$3\r\nGET")]
+    assert read == [pack(b"GET", index_key("t1")), pack(b"GET", index_key("t9"))]
+    assert [x is not None for x in learnt] == [True, True, True, False]  # t9: never seen
+    assert learnt[1] is not None and learnt[1]["term_count_1d"] == 1.0
+    again = [Label(tx_id=label.tx_id, ts=label.ts + 1, is_fraud=not label.is_fraud,
+                   source="chargeback") for label in labels]  # fmt: skip
+    assert list(store.learn_labels(again)) == learnt  # corrections: news again, same features
+    assert list(store.learn_labels(again)) == [None] * 4  # repeats
