@@ -198,8 +198,9 @@ class RedisFeatureStore:
     def learn_labels(self, labels: Sequence[Label]) -> Iterator[dict[str, float] | None]:
         """Apply labels in order, in two round trips for each ``CHUNK`` of them (their indexes,
         unless all are remembered, then every entity's script, which Redis runs in the order
-        sent); each one's snapshot if news. A chunk is sent only when the previous one's answers have been taken, so a
-        Redis that fails mid-way leaves at most one chunk of labels in doubt."""
+        sent); each one's snapshot if news. A chunk is sent only when the previous one's
+        answers have been taken, so a Redis that fails mid-way leaves at most one chunk of
+        labels in doubt."""
         for start in range(0, len(labels), CHUNK):
             yield from self._learn_chunk(labels[start : start + CHUNK])
 
