@@ -65,7 +65,7 @@ class ClassWeights:
                 out.append(fixed)
                 positives += 1
             else:
-                out.append(min(max((negatives + 1) / (positives + 1), 1.0), cap))
+                out.append(_balanced(positives, negatives, cap))
                 positives += 1
         self.positives, self.negatives = positives, negatives
         return out
@@ -76,5 +76,9 @@ class ClassWeights:
             return 1.0
         if self.class_weight != "balanced":
             return float(self.class_weight)
-        ratio = (self.negatives + 1) / (self.positives + 1)
-        return min(max(ratio, 1.0), self.cap)
+        return _balanced(self.positives, self.negatives, self.cap)
+
+
+def _balanced(positives: int, negatives: int, cap: float) -> float:
+    """A positive's weight under ``"balanced"``: the negatives per positive seen, 1 to ``cap``."""
+    return min(max((negatives + 1) / (positives + 1), 1.0), cap)

@@ -43,9 +43,9 @@ from __future__ import annotations
 
 from collections import Counter, OrderedDict, deque
 from collections.abc import Sequence
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
-from events.metrics import Metrics
+from events.metrics import Children, Metrics
 from events.records import Label
 from models.base import Features, OnlineModel
 from models.settings import ModelSettings
@@ -106,7 +106,7 @@ class LabelLearner:
         self.metrics = metrics
         self.role = role
         self.counts: Counter[str] = Counter()
-        self._counters: dict[str, Any] = {}  # outcome: its child of metrics.model_labels
+        self._by_outcome = Children(metrics.model_labels) if metrics is not None else None
         self.learnt = 0  # labels learnt in all (the registry publishes every N of them)
         self._pending: deque[tuple[float, str]] = deque()
         self._waiting: set[str] = set()  # the transactions of _pending
@@ -117,12 +117,8 @@ class LabelLearner:
 
     def _count(self, outcome: str) -> None:
         self.counts[outcome] += 1
-        if self.metrics is not None:
-            counter = self._counters.get(outcome)
-            if counter is None:  # labels() costs more than the count itself: asked once
-                labelled = self.metrics.model_labels.labels(role=self.role, outcome=outcome)
-                counter = self._counters[outcome] = labelled
-            counter.inc()
+        if self._by_outcome is not None:
+            self._by_outcome(role=self.role, outcome=outcome).inc()
 
     def _learn(self, features: Features, is_fraud: bool, outcome: str) -> None:
         if self._batch is not None:
