@@ -19,13 +19,14 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any, Final
+from typing import Any
 
 import faust
 
 from events import topics
 from events.errors import DependencyUnavailableError
 from events.metrics import Metrics
+from streams.fetching import AdaptiveFetchWait, adaptive_fetches
 from streams.pipeline import CUSTOMERS, LEARN, SCORE, Message, Out, StreamSteps
 from streams.publisher import AsyncPublisher
 from streams.settings import KafkaSettings, StreamSettings
@@ -34,34 +35,11 @@ log = logging.getLogger(__name__)
 
 Step = Callable[[Sequence[Message]], list[Out]]
 
-#: Longest time (ms) the broker may hold a fetch that finds nothing new. faust asks for
-#: 1,500 ms and has no setting for it; the embedded broker (Tansu) holds a fetch that long
-#: even when messages arrive meanwhile, which put 0.4 s (median) to 0.8 s (p99) between
-#: producer and consumer at any rate. With 20 ms: 10-20 ms. A real Kafka answers as soon as
-#: a message arrives, so this only adds empty fetches (50 a second) when a topic is idle.
-FETCH_MAX_WAIT_MS: Final = 20
-
 
 def _message(event: Any) -> Message:
     raw = event.message  # faust gives the broker timestamp in seconds
     stamp_ms = round(raw.timestamp * 1000) if raw.timestamp else 0
     return Message(raw.topic, raw.partition, raw.offset, raw.key, raw.value, stamp_ms)
-
-
-def _prompt_fetches(app: faust.App, wait_ms: int) -> None:
-    """Have the worker's Kafka consumer (built by faust) long-poll for at most ``wait_ms``."""
-    thread = getattr(app.consumer, "_thread", None)
-    create = getattr(thread, "_create_worker_consumer", None)
-    if create is None:  # another faust: keep its fetches as they are
-        log.warning("faust's consumer has changed: fetch_max_wait_ms not set")
-        return
-
-    def create_prompt(transport: Any) -> Any:
-        consumer = create(transport)
-        consumer._fetch_max_wait_ms = wait_ms  # read by aiokafka when the consumer starts
-        return consumer
-
-    setattr(thread, "_create_worker_consumer", create_prompt)  # noqa: B010
 
 
 class Topology:
@@ -100,7 +78,7 @@ class Topology:
             key_serializer="raw",
             topic_allow_declare=False,
         )
-        _prompt_fetches(self.app, FETCH_MAX_WAIT_MS)
+        adaptive_fetches(self.app, AdaptiveFetchWait)  # prompt while messages flow
         self._agent(SCORE, steps.score, topics.TRANSACTIONS)
         self._agent(LEARN, steps.learn, topics.LABELS, topics.OFFER_RESPONSES)
         self._agent(CUSTOMERS, steps.customers, topics.CUSTOMERS)

@@ -35,6 +35,7 @@ from state.redis_store import RedisFeatureStore
 from state.settings import RedisSettings
 from streams.admin import ensure_topics
 from streams.app import Topology
+from streams.fetching import IDLE_AFTER_S, IDLE_WAIT_MS, PROMPT_WAIT_MS
 from streams.pipeline import StreamSteps
 from streams.publisher import AsyncPublisher
 from streams.settings import KafkaSettings, StreamSettings
@@ -175,3 +176,54 @@ def test_every_transaction_gets_one_decision_and_bad_ones_dead_letters(
         assert store.get("terminal", terminal) == reference.get("terminal", terminal)
     for customer in {tx["customer_id"] for tx in txs}:
         assert store.get("customer", customer) == reference.get("customer", customer)
+
+
+def test_the_fetch_wait_lengthens_on_idle_topics_and_is_prompt_again_for_a_message(
+    broker: KafkaSettings, redis_settings: RedisSettings, redis_client: redis.Redis, tmp_path: Path
+) -> None:
+    metrics = Metrics(CollectorRegistry())
+    store = RedisFeatureStore(redis_settings, metrics=metrics)
+    engine = DecisionEngine(
+        PolicyHolder(load_policy()), store, LargeIsRisky(), RedisCapStore(redis_client)
+    )
+    stream = StreamSettings(app_id=unique_topic("verdict-idle"), data_dir=str(tmp_path / "w"))
+    tx: dict[str, Any] = {"tx_id": "idle-0001", "ts": T0, "customer_id": "c-idle", "amount": 12.5,
+          "terminal_id": "t-idle", "country": "FR"}  # fmt: skip
+
+    async def poll_wait(fetcher: Any, want: int, timeout_s: float) -> list[int]:
+        seen: list[int] = []
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            seen.append(fetcher._fetch_max_wait_ms)
+            if seen[-1] == want:
+                break
+            await asyncio.sleep(0.01)
+        return seen
+
+    async def scenario() -> tuple[list[int], list[int], list[Any]]:
+        publisher = AsyncPublisher(broker.bootstrap_servers, metrics)
+        await publisher.start()
+        steps = StreamSteps(engine, store, Feedback(), b"test-key", metrics)
+        topology = Topology(broker, stream, steps, publisher, metrics)
+        await topology.app.start()
+        try:
+            thread = topology.app.consumer._thread  # type: ignore[attr-defined]
+            deadline = time.monotonic() + 30
+            while getattr(thread, "_consumer", None) is None and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            fetcher = thread._consumer._fetcher
+            idle = await poll_wait(fetcher, IDLE_WAIT_MS, timeout_s=IDLE_AFTER_S + 30)
+            before = await _read(broker, topics.DECISIONS, until=10**9, timeout_s=1)
+            publisher(topics.TRANSACTIONS, tx["customer_id"].encode(), orjson.dumps(tx))
+            await publisher.flush()
+            prompt = await poll_wait(fetcher, PROMPT_WAIT_MS, timeout_s=10)
+            after = await _read(broker, topics.DECISIONS, until=len(before) + 1, timeout_s=30)
+        finally:
+            await topology.app.stop()
+            await publisher.stop()
+        return idle, prompt, [d for d in after if d["tx_id"] == tx["tx_id"]]
+
+    idle, prompt, decided = asyncio.run(scenario())
+    assert idle[-1] == IDLE_WAIT_MS  # nothing to consume: the broker holds fetches longer
+    assert prompt[0] == IDLE_WAIT_MS and prompt[-1] == PROMPT_WAIT_MS  # a message: prompt
+    assert [d["outcome"] for d in decided] == ["approve"]  # delivered after the idle spell
