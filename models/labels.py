@@ -42,7 +42,7 @@ True
 from __future__ import annotations
 
 from collections import Counter, OrderedDict, deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Literal, Protocol
 
 from events.metrics import Children, Metrics
@@ -138,6 +138,12 @@ class LabelLearner:
             early = self._early.pop(tx_id, None)
             if early is not None:
                 self._take(early, may_wait=False)
+
+    def waits_for(self, tx_ids: Iterable[str]) -> bool:
+        """Whether a label that came early waits for one of ``tx_ids`` (their decision takes
+        it, asking the store)."""
+        early = self._early
+        return bool(early) and any(tx_id in early for tx_id in tx_ids)
 
     def on_label(self, label: Label) -> bool:
         """Take one label; whether it was kept (``False``: no snapshot, ignored).

@@ -21,6 +21,13 @@ features alone, so it could run in the stage, and did until 2026-12-05): with th
 labels no longer built and sent again, the stage had become the slower half, and the anomaly
 model's ~13% of its time is better spent beside the deciding.
 
+On Redis the stage reads up to :data:`LOOKAHEAD` steps ahead and sends them before it reads
+the answers to the step in hand (:mod:`state.redis_steps`, one connection, which Redis runs in
+order), so Redis has the next steps queued instead of waiting for the stage. A step goes ahead
+only when doing the ones before it asks Redis nothing, on another connection, that it could
+change: not past a profile, labels naming a transaction the store does not know (the learner
+then asks whether it exists yet), or a batch an early label waits for (it is applied then).
+
 Not with simulated analysts (``--feedback``): their verdicts change the features and depend
 on the decisions, which the stage would run ahead of. Those backtests run in one process.
 """
@@ -32,6 +39,7 @@ import multiprocessing
 import pickle
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -59,6 +67,11 @@ from replay.schedule import (
 )
 from replay.sources import BadLine
 from verdict.settings import Settings
+
+#: Steps the stage reads ahead of the one it does (and sends ahead, on a pipelined store).
+LOOKAHEAD: Final = 8
+#: The stage's Redis timeout (s): only a Redis that is gone takes this long.
+STAGE_SOCKET_TIMEOUT_S: Final = 30.0
 
 #: A feature store that failed (as the engine reads them; a file that cannot be read is not).
 STORE_ERRORS: Final = (DependencyUnavailableError, redis.RedisError, ConnectionError, TimeoutError)
@@ -128,25 +141,66 @@ def _stage(job: StageJob, conn: Connection) -> None:
 
     items = read_streams(job.files, job.settings.events.default_currency, skip)
     steps = schedule(items, span_s=job.span_s, batch_size=job.batch_size)
+    window: deque[_Read] = deque()  # the step to do now, and those read ahead of it
     with Collector() as collector:  # the automatic one pauses longer as the store grows
-        step = next(steps, None)
-        while step is not None:
-            out += skipped
-            skipped.clear()
-            # a batch goes to the store first, and the next step is read while Redis runs it
-            sent = store.send_many(step.batch) if isinstance(step, Decide) else None
-            following = next(steps, None)
-            size += _store_part(step, store, learner, out, sent)
-            collector.tick(events_in(step))
+        while True:
+            while len(window) <= LOOKAHEAD and (step := next(steps, None)) is not None:
+                window.append(_Read(step, skipped.copy()))
+                skipped.clear()
+            if not window:
+                break
+            _send_ahead(window, store, learner)
+            now = window.popleft()
+            out += now.skipped
+            size += _store_part(now.step, store, learner, out, now.sent)
+            collector.tick(events_in(now.step))
             if size >= SHIP_EVERY:
                 sender.send(out)
                 out, size = [], 0
-            step = following
+    store.close()
     out += skipped
     if out:
         sender.send(out)
     sender.send(_END)
     sender.close()
+
+
+@dataclass
+class _Read:
+    """A step read from the stream: the bad lines read with it, and what was sent of it."""
+
+    step: Step
+    skipped: list[_Shipped]
+    sent: Callable[[], list[dict[str, float]]] | None = None
+    out: bool = False  # sent to the store
+    known: bool = False  # labels whose transactions the store knew when sent
+
+
+def _send_ahead(window: deque[_Read], store: RecordingStore, learner: LabelLearner) -> None:
+    """Send the step to do now, then (pipelined) the steps read after it, in order, as long
+    as doing the ones before cannot change their answers."""
+    for i, read in enumerate(window):
+        if i > 0 and not (store.pipelined and _may_send_after(window[i - 1], learner)):
+            return
+        if not read.out:
+            read.out = True
+            if isinstance(read.step, Decide):  # the next steps are read while Redis runs it
+                read.sent = store.send_many(read.step.batch)
+            elif isinstance(read.step, Learn):
+                read.known = store.send_labels(read.step.labels)
+
+
+def _may_send_after(read: _Read, learner: LabelLearner) -> bool:
+    """Whether the steps after ``read`` may go to Redis before it is done: only when doing it
+    asks nothing on another connection whose answer a later step could change. A batch does
+    not, unless an early label waits for one of its transactions (it is applied then); labels
+    do not when all their transactions are known (an unknown one is looked up, and a later
+    step may decide it); a profile goes on another connection."""
+    if isinstance(read.step, Decide):
+        return not learner.waits_for(tx.tx_id for tx in read.step.batch)
+    if isinstance(read.step, Learn):
+        return read.known
+    return False
 
 
 def _store_part(
@@ -220,7 +274,12 @@ def _store(job: StageJob) -> Any:
         return InMemoryFeatureStore(settings.state)
     from state.redis_store import RedisFeatureStore
 
-    store = RedisFeatureStore(settings.redis, settings.state)
+    # steps go out whole, ahead of the answers to the one before (state.redis_steps): Redis
+    # may be busy with that one for longer than an inline round trip may take
+    timeout_s = max(settings.redis.socket_timeout_s, STAGE_SOCKET_TIMEOUT_S)
+    store = RedisFeatureStore(
+        settings.redis.model_copy(update={"socket_timeout_s": timeout_s}), settings.state
+    )
     store.indexes = KEEP_MOST  # the only writer of its database: labels skip reading them
     return store
 

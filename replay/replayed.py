@@ -25,11 +25,14 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from events.errors import VerdictError
 from events.records import CustomerProfile, Label, Transaction
 from models.base import Features
+
+if TYPE_CHECKING:
+    from state.redis_steps import StepPipeline
 
 #: One question answered: what was asked, of what, and the answer.
 Answer = tuple[str, object, Any]
@@ -96,21 +99,45 @@ def _decided(txs: Sequence[Transaction]) -> Iterator[tuple[str, float]]:
     return ((tx.tx_id, tx.ts) for tx in txs)
 
 
+def _lazily(read: Callable[[], list[dict[str, float]]]) -> Iterator[list[dict[str, float]]]:
+    """One chunk, read when first iterated."""
+    yield read()
+
+
 class RecordingStore:
-    """The stage's feature store, keeping every answer it gives for the backtest to replay."""
+    """The stage's feature store, keeping every answer it gives for the backtest to replay.
+
+    On a store that pipelines steps (Redis: :mod:`state.redis_steps`), a batch's updates and
+    a step's labels go out when sent (:meth:`send_many`, :meth:`send_labels`) and are read
+    when their step is done, possibly after the next step went out; anything else asked of
+    the store first reads what is outstanding.
+    """
 
     def __init__(self, store: Any) -> None:
         self._store = store
         self.answers: list[Answer] = []
         self.decided = DecidedFeatures()
         self._apply = getattr(store, "apply_label", None)  # the in-memory store's
+        make_pipeline = getattr(store, "pipeline", None)
+        self._pipeline: StepPipeline | None = make_pipeline() if make_pipeline else None
+        self._labels: dict[int, tuple[Sequence[Label], Callable[[], list[Any]]]] = {}
+
+    @property
+    def pipelined(self) -> bool:
+        """Whether steps are pipelined (sent before the previous step's answers are read)."""
+        return self._pipeline is not None
 
     def send_many(self, txs: Sequence[Transaction]) -> Callable[[], list[dict[str, float]]]:
         """The store's ``update_and_get_many`` in two steps: ``txs`` go to the store now (Redis
         runs them while the caller works on), and the call returned gives their features
-        (kept). Nothing else may be asked of the store in between."""
-        send = getattr(self._store, "send_chunks", None)
-        chunks = send(txs) if send is not None else [list(self._store.update_and_get_many(txs))]
+        (kept)."""
+        if self._pipeline is not None:
+            sent = self._pipeline.send_transactions(txs)
+            chunks: Iterable[list[dict[str, float]]] = _lazily(sent.result)
+        elif (send := getattr(self._store, "send_chunks", None)) is not None:
+            chunks = send(txs)
+        else:
+            chunks = [list(self._store.update_and_get_many(txs))]
 
         def features() -> list[dict[str, float]]:
             found = [features for chunk in chunks for features in chunk]
@@ -120,11 +147,24 @@ class RecordingStore:
 
         return features
 
+    def send_labels(self, labels: Sequence[Label]) -> bool:
+        """Send ``labels`` now when steps are pipelined (:meth:`learn_labels` of the same
+        sequence reads them); whether the store knew all their transactions then."""
+        if self._pipeline is None:
+            return False
+        known: bool = self._store.remembers(labels)
+        self._labels[id(labels)] = (labels, self._pipeline.send_labels(labels).result)
+        return known
+
     def learn_labels(self, labels: Sequence[Label]) -> Iterator[dict[str, float] | None]:
         """Each label's snapshot, or ``None`` (kept)."""
-        if self._apply is not None:
+        sent = self._labels.pop(id(labels), None)  # sent (a later step's may be out too)
+        if sent is not None and sent[0] is labels:
+            found = sent[1]()
+        elif self._apply is not None:
             found = [self._learnt(label) for label in labels]
         else:
+            self._drain()
             found = list(self._store.learn_labels(labels))
         answers = [self._answer(label.tx_id, x) for label, x in zip(labels, found, strict=True)]
         self.answers.append(("labels", len(labels), answers))
@@ -132,7 +172,11 @@ class RecordingStore:
 
     def learn_label(self, label: Label) -> dict[str, float] | None:
         """One label's snapshot, or ``None`` (kept)."""
-        found = self._learnt(label) if self._apply is not None else self._store.learn_label(label)
+        if self._apply is not None:
+            found = self._learnt(label)
+        else:
+            self._drain()
+            found = self._store.learn_label(label)
         self.answers.append(("label", label.tx_id, self._answer(label.tx_id, found)))
         return found
 
@@ -157,13 +201,25 @@ class RecordingStore:
 
     def snapshot(self, tx_id: str) -> dict[str, float] | None:
         """The features first returned for ``tx_id`` (kept)."""
+        self._drain()
         found: dict[str, float] | None = self._store.snapshot(tx_id)
         self.answers.append(("snapshot", tx_id, found))
         return found
 
     def put_customer(self, profile: CustomerProfile) -> None:
         """Remember a profile (nothing to replay: the backtest's engine never asks)."""
+        self._drain()
         self._store.put_customer(profile)
+
+    def close(self) -> None:
+        """Read what is outstanding (pipelined steps) and give the connection back."""
+        if self._pipeline is not None:
+            self._pipeline.close()
+
+    def _drain(self) -> None:
+        """Read what is outstanding before asking the store on another connection."""
+        if self._pipeline is not None:
+            self._pipeline.drain()
 
     def take(self) -> list[Answer]:
         """The answers since the last call."""

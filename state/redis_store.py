@@ -20,7 +20,7 @@ import math
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import orjson
 import redis
@@ -73,11 +73,16 @@ from state.store import (
 )
 from state.windows import DAY, Retention
 
+if TYPE_CHECKING:
+    from state.redis_steps import StepPipeline
+
 _PARTS: Final = {"customer": CUSTOMER_PART, "terminal": TERMINAL_PART, "device": DEVICE_PART}
 A = TypeVar("A")
 R = TypeVar("R")
 #: Transactions written per chunk of a batch before the previous chunk's answers are read.
 CHUNK: Final = 100
+#: How to read the replies of a chunk of labels: each label's position, its index, its scripts.
+LabelPlan = list[tuple[int, list[Any], int]]
 
 __all__ = ["RedisFeatureStore", "SentFeatures", "bucket_key", "entity_key", "index_key"]
 
@@ -125,6 +130,13 @@ class RedisFeatureStore:
         shas = {name: script.sha for name, script in self.scripts.items()}
         self.commands = Commands(shas, self.retention.snapshot_s)
         self._indexes: OrderedDict[str, list[Any]] = OrderedDict()  # tx_id: index, oldest first
+
+    def pipeline(self) -> StepPipeline:
+        """Steps pipelined on one connection (:mod:`state.redis_steps`): only for the one
+        writer of the database, which asks nothing else of Redis without draining it."""
+        from state.redis_steps import StepPipeline
+
+        return StepPipeline(self)
 
     def update_and_get(self, tx: Transaction) -> dict[str, float]:
         """Record one transaction; return its features (one round trip)."""
@@ -206,12 +218,26 @@ class RedisFeatureStore:
 
     def _learn_chunk(self, labels: Sequence[Label]) -> list[dict[str, float] | None]:
         started = time.perf_counter()
+        commands, sent = self.label_commands(labels)
+        out = self.label_outcomes(labels, sent, self._run(commands) if commands else [])
+        self._observe("label", started)
+        return out
+
+    def remembers(self, labels: Sequence[Label]) -> bool:
+        """Whether the index of every label's transaction is remembered (:attr:`indexes`):
+        then :meth:`label_commands` asks Redis nothing."""
+        indexes = self._indexes
+        return all(label.tx_id in indexes for label in labels)
+
+    def label_commands(self, labels: Sequence[Label]) -> tuple[list[bytes], LabelPlan]:
+        """The scripts that apply ``labels``, and what :meth:`label_outcomes` needs to read
+        their replies; the indexes not remembered are read first (one round trip)."""
         known = [self._indexes.get(label.tx_id) for label in labels]
         unknown = [index_key(label.tx_id) for label, kept in zip(labels, known, strict=True)
                    if kept is None]  # fmt: skip
         raw = iter(self._run([pack(b"GET", key) for key in unknown]) if unknown else ())
         commands: list[bytes] = []
-        sent: list[tuple[int, list[Any], int]] = []  # label, its index, its scripts
+        sent: LabelPlan = []  # label, its index, its scripts
         for i, (label, kept) in enumerate(zip(labels, known, strict=True)):
             if kept is None:
                 found = next(raw)
@@ -234,16 +260,21 @@ class RedisFeatureStore:
                 scripts.append(self.commands.script("device", device_id, day, args))
             commands += scripts
             sent.append((i, index, len(scripts)))
+        return commands, sent
+
+    def label_outcomes(
+        self, labels: Sequence[Label], sent: LabelPlan, replies: Sequence[Any]
+    ) -> list[dict[str, float] | None]:
+        """Each label's snapshot if it was news, from the replies to :meth:`label_commands`."""
         out: list[dict[str, float] | None] = [None] * len(labels)
-        replies = iter(self._run(commands) if commands else [])
+        it = iter(replies)
         for i, index, count in sent:
-            mine = [next(replies) for _ in range(count)]
+            mine = [next(it) for _ in range(count)]
             outcome = int(mine[0][0])
             if outcome != APPLIED:
                 self._ignored(LABEL_OUTCOMES[outcome])
                 continue
             out[i] = _snapshot(index, [reply[1] for reply in mine])
-        self._observe("label", started)
         return out
 
     def snapshot(self, tx_id: str) -> dict[str, float] | None:
@@ -296,7 +327,7 @@ class RedisFeatureStore:
                 if reloaded_at == done:  # loaded, and missing again at once: give up
                     raise FeatureStoreUnavailable("Redis keeps losing the scripts") from None
                 reloaded_at = done
-                self._load_scripts()
+                self.load_scripts()
 
     def _update_all(self, prepared: list[PreparedTx]) -> list[dict[str, float]]:
         return [f for chunk in chunks_only(self._update(prepared)) for f in chunk]
@@ -304,7 +335,10 @@ class RedisFeatureStore:
     def _answers(
         self, talk: Conversation, chunk: list[PreparedTx], count: int
     ) -> list[dict[str, float]]:
-        replies = talk.read(count)
+        return self.features_of(chunk, talk.read(count))
+
+    def features_of(self, chunk: list[PreparedTx], replies: list[Any]) -> list[dict[str, float]]:
+        """The features of ``chunk`` from the replies to its update commands."""
         errors = [reply for reply in replies if isinstance(reply, ResponseError)]
         if any(isinstance(error, NoScriptError) for error in errors):
             raise _ScriptsMissingError
@@ -362,7 +396,7 @@ class RedisFeatureStore:
         def run(commands: list[bytes]) -> list[Any]:
             replies = round_trip(self.client, commands)
             if any(isinstance(reply, NoScriptError) for reply in replies):
-                self._load_scripts()
+                self.load_scripts()
                 replies = round_trip(self.client, commands)  # every script call is idempotent
             for reply in replies:
                 if isinstance(reply, ResponseError):
@@ -385,7 +419,8 @@ class RedisFeatureStore:
             kind = error_kind(cause)
             self.metrics.feature_store_errors.labels(store=self.name, kind=kind).inc()
 
-    def _load_scripts(self) -> None:
+    def load_scripts(self) -> None:
+        """Load the entity scripts into Redis (a store does it by itself on NOSCRIPT)."""
         loads = [pack(b"SCRIPT", b"LOAD", s.source.encode()) for s in self.scripts.values()]
         for reply in round_trip(self.client, loads):
             if isinstance(reply, ResponseError):
