@@ -31,12 +31,11 @@ from replay.producer import replay_files
 from state.redis_store import RedisFeatureStore
 from state.settings import RedisSettings
 from streams.admin import ensure_topics
-from streams.app import Topology
 from streams.pipeline import StreamSteps
-from streams.publisher import AsyncPublisher
 from streams.settings import KafkaSettings, StreamSettings
 from tests.integration.kafka_fixtures import start_test_broker, unique_topic
 from tests.integration.streams.test_topology import Feedback
+from tests.integration.streams.workers import running_topology
 
 T0 = 1_772_445_600  # 2026-03-02 10:00 UTC
 DAY = 86_400
@@ -129,19 +128,12 @@ def test_triggers_and_alerts_go_out_where_the_policy_says(
     stream = StreamSettings(app_id=unique_topic("verdict-triggers"), data_dir=str(tmp_path / "w"))
 
     async def scenario() -> tuple[list[Any], list[Any], list[Any]]:
-        publisher = AsyncPublisher(broker.bootstrap_servers, metrics)
-        await publisher.start()
         steps = StreamSteps(engine, store, Feedback(), b"test-key", metrics)
-        topology = Topology(broker, stream, steps, publisher, metrics)
-        await topology.app.start()
-        try:
+        async with running_topology(broker, stream, steps, metrics):
             await asyncio.to_thread(replay_files, [path], broker.bootstrap_servers)
             decisions = await _read(broker, topics.DECISIONS, len(story), timeout_s=60)
             triggers = await _read(broker, topics.TRIGGERS, 3, timeout_s=10)
             alerts = await _read(broker, topics.ALERTS, 1, timeout_s=10)
-        finally:
-            await topology.app.stop()
-            await publisher.stop()
         return decisions, triggers, alerts
 
     decisions, triggers, alerts = asyncio.run(scenario())

@@ -34,12 +34,11 @@ from state.memory_store import InMemoryFeatureStore
 from state.redis_store import RedisFeatureStore
 from state.settings import RedisSettings
 from streams.admin import ensure_topics
-from streams.app import Topology
 from streams.fetching import IDLE_AFTER_S, IDLE_WAIT_MS, PROMPT_WAIT_MS
 from streams.pipeline import StreamSteps
-from streams.publisher import AsyncPublisher
 from streams.settings import KafkaSettings, StreamSettings
 from tests.integration.kafka_fixtures import start_test_broker, unique_topic
+from tests.integration.streams.workers import running_topology
 
 T0 = 1_772_445_600  # 2026-03-02 10:00 UTC
 
@@ -128,19 +127,12 @@ def test_every_transaction_gets_one_decision_and_bad_ones_dead_letters(
     stream = StreamSettings(app_id=unique_topic("verdict-test"), data_dir=str(tmp_path / "w"))
 
     async def scenario() -> tuple[list[Any], list[Any], list[Any]]:
-        publisher = AsyncPublisher(broker.bootstrap_servers, metrics)
-        await publisher.start()
         steps = StreamSteps(engine, store, feedback, b"test-key", metrics)
-        topology = Topology(broker, stream, steps, publisher, metrics)
-        await topology.app.start()
-        try:
+        async with running_topology(broker, stream, steps, metrics):
             await asyncio.to_thread(replay_files, [path], broker.bootstrap_servers, validate=False)
             decisions = await _read(broker, topics.DECISIONS, until=len(txs) + 1)
             letters = await _read(broker, topics.DEAD_LETTERS, until=2, timeout_s=10)
             alerts = await _read(broker, topics.ALERTS, until=7, timeout_s=10)
-        finally:
-            await topology.app.stop()
-            await publisher.stop()
         return decisions, letters, alerts
 
     decisions, letters, alerts = asyncio.run(scenario())
@@ -201,12 +193,8 @@ def test_the_fetch_wait_lengthens_on_idle_topics_and_is_prompt_again_for_a_messa
         return seen
 
     async def scenario() -> tuple[list[int], list[int], list[Any]]:
-        publisher = AsyncPublisher(broker.bootstrap_servers, metrics)
-        await publisher.start()
         steps = StreamSteps(engine, store, Feedback(), b"test-key", metrics)
-        topology = Topology(broker, stream, steps, publisher, metrics)
-        await topology.app.start()
-        try:
+        async with running_topology(broker, stream, steps, metrics) as topology:
             thread = topology.app.consumer._thread  # type: ignore[attr-defined]
             deadline = time.monotonic() + 30
             while getattr(thread, "_consumer", None) is None and time.monotonic() < deadline:
@@ -214,13 +202,10 @@ def test_the_fetch_wait_lengthens_on_idle_topics_and_is_prompt_again_for_a_messa
             fetcher = thread._consumer._fetcher
             idle = await poll_wait(fetcher, IDLE_WAIT_MS, timeout_s=IDLE_AFTER_S + 30)
             before = await _read(broker, topics.DECISIONS, until=10**9, timeout_s=1)
-            publisher(topics.TRANSACTIONS, tx["customer_id"].encode(), orjson.dumps(tx))
-            await publisher.flush()
+            topology.publisher(topics.TRANSACTIONS, tx["customer_id"].encode(), orjson.dumps(tx))
+            await topology.publisher.flush()
             prompt = await poll_wait(fetcher, PROMPT_WAIT_MS, timeout_s=10)
             after = await _read(broker, topics.DECISIONS, until=len(before) + 1, timeout_s=30)
-        finally:
-            await topology.app.stop()
-            await publisher.stop()
         return idle, prompt, [d for d in after if d["tx_id"] == tx["tx_id"]]
 
     idle, prompt, decided = asyncio.run(scenario())

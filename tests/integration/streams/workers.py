@@ -11,7 +11,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Final
 
@@ -20,11 +21,15 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
+from events.metrics import Metrics
 from events.parsing import parse_transaction
 from state.memory_store import InMemoryFeatureStore
 from state.redis_store import RedisFeatureStore
 from state.store import Entity
-from streams.settings import KafkaSettings
+from streams.app import Topology
+from streams.pipeline import StreamSteps
+from streams.publisher import AsyncPublisher
+from streams.settings import KafkaSettings, StreamSettings
 from verdict.processes import end_child
 
 T0: Final = 1_772_445_600  # 2026-03-02 10:00 UTC
@@ -71,6 +76,23 @@ def synthetic_stream(
     for i in sorted(rnd.sample(range(n), int(n * repeats)), reverse=True):
         lines.insert(min(len(lines), i + 1 + rnd.randrange(50)), lines[i])
     return txs, lines
+
+
+@asynccontextmanager
+async def running_topology(
+    broker: KafkaSettings, stream: StreamSettings, steps: StreamSteps, metrics: Metrics
+) -> AsyncIterator[Topology]:
+    """The faust topology of ``steps`` running in this loop with a publisher of its own
+    (``topology.publisher``), stopped on the way out."""
+    publisher = AsyncPublisher(broker.bootstrap_servers, metrics)
+    await publisher.start()
+    topology = Topology(broker, stream, steps, publisher, metrics)
+    await topology.app.start()
+    try:
+        yield topology
+    finally:
+        await topology.app.stop()
+        await publisher.stop()
 
 
 def write_lines(path: Path, lines: Iterable[bytes]) -> Path:
