@@ -99,11 +99,6 @@ def _decided(txs: Sequence[Transaction]) -> Iterator[tuple[str, float]]:
     return ((tx.tx_id, tx.ts) for tx in txs)
 
 
-def _lazily(read: Callable[[], list[dict[str, float]]]) -> Iterator[list[dict[str, float]]]:
-    """One chunk, read when first iterated."""
-    yield read()
-
-
 class RecordingStore:
     """The stage's feature store, keeping every answer it gives for the backtest to replay.
 
@@ -132,15 +127,13 @@ class RecordingStore:
         runs them while the caller works on), and the call returned gives their features
         (kept)."""
         if self._pipeline is not None:
-            sent = self._pipeline.send_transactions(txs)
-            chunks: Iterable[list[dict[str, float]]] = _lazily(sent.result)
-        elif (send := getattr(self._store, "send_chunks", None)) is not None:
-            chunks = send(txs)
-        else:
-            chunks = [list(self._store.update_and_get_many(txs))]
+            read = self._pipeline.send_transactions(txs).result
+        else:  # the in-memory store answers at once
+            answered = list(self._store.update_and_get_many(txs))
+            read = lambda: answered  # noqa: E731
 
         def features() -> list[dict[str, float]]:
-            found = [features for chunk in chunks for features in chunk]
+            found = read()
             self.answers.append(("features", len(txs), found))
             self.decided.keep(_decided(txs), found)
             return found
@@ -152,7 +145,7 @@ class RecordingStore:
         sequence reads them); whether the store knew all their transactions then."""
         if self._pipeline is None:
             return False
-        known: bool = self._store.remembers(labels)
+        known: bool = self._store.labels.remembers(labels)
         self._labels[id(labels)] = (labels, self._pipeline.send_labels(labels).result)
         return known
 

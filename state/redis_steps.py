@@ -97,12 +97,12 @@ class StepPipeline:
     def send_labels(self, labels: Sequence[Label]) -> SentStep[list[dict[str, float] | None]]:
         """Send the scripts that apply ``labels`` (after reading everything outstanding when
         an index must be read first); each label's snapshot if news, when read."""
-        store = self._store
-        if not store.remembers(labels):
+        scripts = self._store.labels
+        if not scripts.remembers(labels):
             self.drain()  # its transaction may be in a step not read yet
-        commands, plan = store.label_commands(labels)
+        commands, plan = scripts.commands_for(labels)
         return self._send(
-            commands, len(commands), lambda replies: store.label_outcomes(labels, plan, replies)
+            commands, len(commands), lambda replies: scripts.outcomes(labels, plan, replies)
         )
 
     def drain(self) -> None:

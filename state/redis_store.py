@@ -10,7 +10,8 @@ the previous one's answers while Redis works (two processes, two cores, one pipe
 The scripts are sent by SHA-1; when Redis answers ``NOSCRIPT`` (first use, a restart, a
 ``SCRIPT FLUSH``) they are loaded and the unanswered transactions sent again, which is safe
 because every command is idempotent. Every Redis failure is one
-:class:`~state.store.FeatureStoreUnavailable`, within the configured timeouts.
+:class:`~state.store.FeatureStoreUnavailable`, within the configured timeouts. Labels and
+snapshots are built and read by :mod:`state.redis_labels`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -49,6 +50,7 @@ from state.redis_commands import (
     index_key,
     pack,
 )
+from state.redis_labels import IndexMemory, LabelScripts, record_commands, snapshot_from
 from state.redis_wire import (
     Conversation,
     SentFeatures,
@@ -63,15 +65,13 @@ from state.redis_wire import (
 from state.scripts import load_scripts
 from state.settings import RedisSettings, StateSettings
 from state.store import (
-    APPLIED,
     DUPLICATE,
-    LABEL_OUTCOMES,
     LATE,
     TOO_LATE,
     Entity,
     FeatureStoreUnavailable,
 )
-from state.windows import DAY, Retention
+from state.windows import Retention
 
 if TYPE_CHECKING:
     from state.redis_steps import StepPipeline
@@ -81,8 +81,6 @@ A = TypeVar("A")
 R = TypeVar("R")
 #: Transactions written per chunk of a batch before the previous chunk's answers are read.
 CHUNK: Final = 100
-#: How to read the replies of a chunk of labels: each label's position, its index, its scripts.
-LabelPlan = list[tuple[int, list[Any], int]]
 
 __all__ = ["RedisFeatureStore", "SentFeatures", "bucket_key", "entity_key", "index_key"]
 
@@ -111,8 +109,6 @@ class RedisFeatureStore:
     """
 
     name: Final = "redis"
-    #: How many transactions' indexes to remember (0: none, read from Redis each time).
-    indexes: int = 0
 
     def __init__(
         self,
@@ -129,7 +125,23 @@ class RedisFeatureStore:
         self.scripts = load_scripts(self.settings)
         shas = {name: script.sha for name, script in self.scripts.items()}
         self.commands = Commands(shas, self.retention.snapshot_s)
-        self._indexes: OrderedDict[str, list[Any]] = OrderedDict()  # tx_id: index, oldest first
+        self._memory = IndexMemory()
+        self.labels = LabelScripts(
+            self.commands,
+            self.settings.label_horizon_s,
+            self._memory,
+            lambda commands: self._run(commands),  # noqa: PLW0108 (late-bound, as the store's)
+            self._ignored,
+        )
+
+    @property
+    def indexes(self) -> int:
+        """How many transactions' indexes to remember (0: none, read from Redis each time)."""
+        return self._memory.most
+
+    @indexes.setter
+    def indexes(self, most: int) -> None:
+        self._memory.most = most
 
     def pipeline(self) -> StepPipeline:
         """Steps pipelined on one connection (:mod:`state.redis_steps`): only for the one
@@ -218,63 +230,9 @@ class RedisFeatureStore:
 
     def _learn_chunk(self, labels: Sequence[Label]) -> list[dict[str, float] | None]:
         started = time.perf_counter()
-        commands, sent = self.label_commands(labels)
-        out = self.label_outcomes(labels, sent, self._run(commands) if commands else [])
+        commands, plan = self.labels.commands_for(labels)
+        out = self.labels.outcomes(labels, plan, self._run(commands) if commands else [])
         self._observe("label", started)
-        return out
-
-    def remembers(self, labels: Sequence[Label]) -> bool:
-        """Whether the index of every label's transaction is remembered (:attr:`indexes`):
-        then :meth:`label_commands` asks Redis nothing."""
-        indexes = self._indexes
-        return all(label.tx_id in indexes for label in labels)
-
-    def label_commands(self, labels: Sequence[Label]) -> tuple[list[bytes], LabelPlan]:
-        """The scripts that apply ``labels``, and what :meth:`label_outcomes` needs to read
-        their replies; the indexes not remembered are read first (one round trip)."""
-        known = [self._indexes.get(label.tx_id) for label in labels]
-        unknown = [index_key(label.tx_id) for label, kept in zip(labels, known, strict=True)
-                   if kept is None]  # fmt: skip
-        raw = iter(self._run([pack(b"GET", key) for key in unknown]) if unknown else ())
-        commands: list[bytes] = []
-        sent: LabelPlan = []  # label, its index, its scripts
-        for i, (label, kept) in enumerate(zip(labels, known, strict=True)):
-            if kept is None:
-                found = next(raw)
-                if found is None:
-                    self._ignored("unknown")
-                    continue
-            index = kept if kept is not None else orjson.loads(found)
-            customer_id, terminal_id, device_id, ts, _ = index
-            label_ts = math.floor(label.ts)
-            if label_ts - ts > self.settings.label_horizon_s:
-                self._ignored("expired")
-                continue
-            fraud = b"1" if label.is_fraud else b"0"
-            args = [b"l", label.tx_id.encode(), b"%d" % ts, fraud, b"%d" % label_ts]
-            day = ts // DAY
-            scripts = [self.commands.script("customer", customer_id, day, args)]
-            if terminal_id is not None:
-                scripts.append(self.commands.script("terminal", terminal_id, day, args))
-            if device_id is not None:
-                scripts.append(self.commands.script("device", device_id, day, args))
-            commands += scripts
-            sent.append((i, index, len(scripts)))
-        return commands, sent
-
-    def label_outcomes(
-        self, labels: Sequence[Label], sent: LabelPlan, replies: Sequence[Any]
-    ) -> list[dict[str, float] | None]:
-        """Each label's snapshot if it was news, from the replies to :meth:`label_commands`."""
-        out: list[dict[str, float] | None] = [None] * len(labels)
-        it = iter(replies)
-        for i, index, count in sent:
-            mine = [next(it) for _ in range(count)]
-            outcome = int(mine[0][0])
-            if outcome != APPLIED:
-                self._ignored(LABEL_OUTCOMES[outcome])
-                continue
-            out[i] = _snapshot(index, [reply[1] for reply in mine])
         return out
 
     def snapshot(self, tx_id: str) -> dict[str, float] | None:
@@ -282,17 +240,10 @@ class RedisFeatureStore:
         index = self._index(tx_id)
         if index is None:
             return None
-        customer_id, terminal_id, device_id, ts, _ = index
-        day, field = ts // DAY, tx_id.encode()
-        commands = [pack(b"HGET", bucket_key("customer", customer_id, day), field)]
-        if terminal_id is not None:
-            commands.append(pack(b"HGET", bucket_key("terminal", terminal_id, day), field))
-        if device_id is not None:
-            commands.append(pack(b"HGET", bucket_key("device", device_id, day), field))
-        records = self._run(commands)
+        records = self._run(record_commands(tx_id, index))
         if any(record is None for record in records):
             return None
-        return _snapshot(index, records)
+        return snapshot_from(index, records)
 
     def _index(self, tx_id: str) -> list[Any] | None:
         raw = self._run([pack(b"GET", index_key(tx_id))])[0]
@@ -369,18 +320,11 @@ class RedisFeatureStore:
                 self.metrics.duplicate_events.inc()
             if first is not None:
                 tx_features = orjson.loads(first)[4]
-        if self.indexes:
-            self._remember(p, first)
-        return vector(tx_features, customer, terminal, device)
-
-    def _remember(self, p: PreparedTx, first: bytes | None) -> None:
-        """Keep ``p``'s index as Redis holds it: the one written now, or the first delivery's."""
-        indexes = self._indexes
-        if p.tx_id not in indexes:
+        memory = self._memory
+        if memory.most and p.tx_id not in memory:  # as Redis holds it: now, or the first's
             written = [p.customer_id, p.terminal_id, p.device_id, p.ts, p.features]
-            indexes[p.tx_id] = written if first is None else orjson.loads(first)
-            if len(indexes) > self.indexes:
-                indexes.popitem(last=False)
+            memory.add(p.tx_id, written if first is None else orjson.loads(first))
+        return vector(tx_features, customer, terminal, device)
 
     def _count_status(self, entity: str, status: int) -> None:
         if self.metrics is None or not status:
@@ -434,25 +378,3 @@ class RedisFeatureStore:
         if self.metrics is not None:
             elapsed = time.perf_counter() - started
             self.metrics.feature_store_latency.labels(store=self.name, op=op).observe(elapsed)
-
-
-def _snapshot(index: list[Any], records: list[bytes]) -> dict[str, float] | None:
-    """A snapshot from the index and the entities' dedupe records (customer first)."""
-    _, terminal_id, device_id, _, tx_features = index
-    if not records[0]:
-        return None
-    customer: CustomerPart = CUSTOMER_PART.unpack_from(records[0])
-    rest = iter(records[1:])
-    terminal: TerminalPart = EMPTY_TERMINAL
-    device: DevicePart = EMPTY_DEVICE
-    if terminal_id is not None:
-        record = next(rest)
-        if not record:
-            return None
-        terminal = TERMINAL_PART.unpack_from(record)
-    if device_id is not None:
-        record = next(rest)
-        if not record:
-            return None
-        device = DEVICE_PART.unpack_from(record)
-    return vector(tx_features, customer, terminal, device)
