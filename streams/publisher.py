@@ -3,12 +3,13 @@
 The inline API and the agents hand events to :class:`AsyncPublisher` (``publisher(topic, key,
 value)``), which only appends to a bounded in-memory buffer. A background task sends the
 buffer to Kafka in chunks, one record batch per partition: aiokafka's ``send`` per event costs
-more than the rest of the stream's publishing. Keys go to partitions by the murmur2 hash of
-the Java client, so a customer's events share a partition. When the broker is unreachable
-the events wait in the buffer and go out when it returns (at-least-once: a chunk whose
-delivery failed is sent again, and consumers collapse repeats by their ids); when the buffer
-is full the new event is dropped, counted in ``verdict_publish_dropped_total`` and logged,
-and the caller is never held up.
+more than the rest of the stream's publishing. A chunk smaller than :data:`CHUNK` waits up to
+:data:`LINGER_S` for more events, unless a caller waits in :meth:`AsyncPublisher.flush`.
+Keys go to partitions by the murmur2 hash of the Java client, so a customer's events share a
+partition. When the broker is unreachable the events wait in the buffer and go out when it
+returns (at-least-once: a chunk whose delivery failed is sent again, and consumers collapse
+repeats by their ids); when the buffer is full the new event is dropped, counted in
+``verdict_publish_dropped_total`` and logged, and the caller is never held up.
 """
 
 from __future__ import annotations
@@ -34,6 +35,12 @@ log = logging.getLogger(__name__)
 CHUNK: Final = 2_000
 #: Longest wait between two attempts to reach a broker that is down.
 MAX_BACKOFF_S: Final = 2.0
+#: How long the sender gathers events before it sends a chunk smaller than :data:`CHUNK`,
+#: unless a caller waits in :meth:`AsyncPublisher.flush`. Off the latency path (the inline API
+#: answers before its events are sent), and it makes the record batches fewer and larger: at
+#: 1,000 inline decisions/s, sending as soon as woken gave about one produce request and a
+#: few one-record batches per decision, which cost this process and the broker CPU.
+LINGER_S: Final = 0.02
 
 
 class PublisherStoppedError(DependencyUnavailableError):
@@ -62,11 +69,14 @@ class AsyncPublisher:
         *,
         max_buffered: int = 100_000,
         request_timeout_s: float = 5.0,
+        linger_s: float = LINGER_S,
     ) -> None:
         self._servers = list(bootstrap_servers)
         self._metrics = metrics
         self._max = max_buffered
         self._timeout_s = request_timeout_s
+        self._linger_s = linger_s
+        self._flushing = asyncio.Event()  # a caller waits in flush(): send without lingering
         self._buffer: deque[tuple[str, bytes, bytes]] = deque()
         self._wake = asyncio.Event()
         self._drained = asyncio.Event()
@@ -108,6 +118,7 @@ class AsyncPublisher:
         """
         if self._task is None:
             raise PublisherStoppedError("the publisher is not running")
+        self._flushing.set()
         await self._drained.wait()
 
     async def start(self) -> None:
@@ -156,10 +167,12 @@ class AsyncPublisher:
         while True:
             if not self._buffer:
                 self._drained.set()
+                self._flushing.clear()
                 self._wake.clear()
                 await self._wake.wait()
             if self._producer is None:
                 self._producer = await self._connect()
+            await self._linger()
             chunk = [self._buffer.popleft() for _ in range(min(CHUNK, len(self._buffer)))]
             self._sending = len(chunk)
             try:
@@ -180,6 +193,15 @@ class AsyncPublisher:
             for topic, count in Counter(topic for topic, _, _ in chunk).items():
                 self._metrics.events_published.labels(topic=topic).inc(count)
             self._metrics.publish_buffered.set(len(self._buffer))
+
+    async def _linger(self) -> None:
+        """Wait up to ``linger_s`` for a fuller chunk, unless one is full or a caller waits in
+        :meth:`flush`."""
+        if self._linger_s <= 0 or len(self._buffer) >= CHUNK or self._flushing.is_set():
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._linger_s):
+                await self._flushing.wait()
 
     async def _partition(self, producer: AIOKafkaProducer, topic: str, key: bytes) -> int:
         partitions = self._partitions.get(topic)
