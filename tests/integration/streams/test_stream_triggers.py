@@ -9,7 +9,6 @@ under test, through the faust topology and the real topics.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,6 @@ from typing import Any
 import orjson
 import pytest
 import redis
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import CollectorRegistry
 
 from decisions.caps import RedisCapStore
@@ -35,7 +33,7 @@ from streams.pipeline import StreamSteps
 from streams.settings import KafkaSettings, StreamSettings
 from tests.integration.kafka_fixtures import start_test_broker, unique_topic
 from tests.integration.streams.test_topology import Feedback
-from tests.integration.streams.workers import running_topology
+from tests.integration.streams.workers import read_at_least, running_topology
 
 T0 = 1_772_445_600  # 2026-03-02 10:00 UTC
 DAY = 86_400
@@ -86,23 +84,6 @@ def _story() -> list[dict[str, Any]]:
     return sorted(cases + ordinary, key=lambda tx: tx["ts"])
 
 
-async def _read(settings: KafkaSettings, topic: str, until: int, timeout_s: float) -> list[Any]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
-    await consumer.start()
-    partitions = [TopicPartition(topic, p) for p in range(settings.partitions)]
-    consumer.assign(partitions)
-    await consumer.seek_to_beginning(*partitions)
-    found: list[Any] = []
-    deadline = time.monotonic() + timeout_s
-    try:
-        while len(found) < until and time.monotonic() < deadline:
-            for messages in (await consumer.getmany(timeout_ms=200)).values():
-                found.extend(orjson.loads(m.value) for m in messages)
-    finally:
-        await consumer.stop()
-    return found
-
-
 def test_triggers_and_alerts_go_out_where_the_policy_says(
     broker: KafkaSettings, redis_settings: RedisSettings, redis_client: redis.Redis, tmp_path: Path
 ) -> None:
@@ -131,9 +112,9 @@ def test_triggers_and_alerts_go_out_where_the_policy_says(
         steps = StreamSteps(engine, store, Feedback(), b"test-key", metrics)
         async with running_topology(broker, stream, steps, metrics):
             await asyncio.to_thread(replay_files, [path], broker.bootstrap_servers)
-            decisions = await _read(broker, topics.DECISIONS, len(story), timeout_s=60)
-            triggers = await _read(broker, topics.TRIGGERS, 3, timeout_s=10)
-            alerts = await _read(broker, topics.ALERTS, 1, timeout_s=10)
+            decisions = await read_at_least(broker, topics.DECISIONS, len(story), timeout_s=60)
+            triggers = await read_at_least(broker, topics.TRIGGERS, 3, timeout_s=10)
+            alerts = await read_at_least(broker, topics.ALERTS, 1, timeout_s=10)
         return decisions, triggers, alerts
 
     decisions, triggers, alerts = asyncio.run(scenario())

@@ -18,7 +18,6 @@ from typing import Any
 import orjson
 import pytest
 import redis
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import CollectorRegistry
 
 from decisions.caps import RedisCapStore
@@ -38,7 +37,7 @@ from streams.fetching import IDLE_AFTER_S, IDLE_WAIT_MS, PROMPT_WAIT_MS
 from streams.pipeline import StreamSteps
 from streams.settings import KafkaSettings, StreamSettings
 from tests.integration.kafka_fixtures import start_test_broker, unique_topic
-from tests.integration.streams.workers import running_topology
+from tests.integration.streams.workers import read_at_least, running_topology
 
 T0 = 1_772_445_600  # 2026-03-02 10:00 UTC
 
@@ -95,25 +94,6 @@ def _stream_file(path: Path) -> tuple[Path, list[dict[str, Any]]]:
     return path, txs
 
 
-async def _read(
-    settings: KafkaSettings, topic: str, until: int, timeout_s: float = 60
-) -> list[Any]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
-    await consumer.start()
-    partitions = [TopicPartition(topic, p) for p in range(settings.partitions)]
-    consumer.assign(partitions)
-    await consumer.seek_to_beginning(*partitions)
-    found: list[Any] = []
-    deadline = time.monotonic() + timeout_s
-    try:
-        while len(found) < until and time.monotonic() < deadline:
-            for messages in (await consumer.getmany(timeout_ms=200)).values():
-                found.extend(orjson.loads(m.value) for m in messages)
-    finally:
-        await consumer.stop()
-    return found
-
-
 def test_every_transaction_gets_one_decision_and_bad_ones_dead_letters(
     broker: KafkaSettings, redis_settings: RedisSettings, redis_client: redis.Redis, tmp_path: Path
 ) -> None:
@@ -130,9 +110,9 @@ def test_every_transaction_gets_one_decision_and_bad_ones_dead_letters(
         steps = StreamSteps(engine, store, feedback, b"test-key", metrics)
         async with running_topology(broker, stream, steps, metrics):
             await asyncio.to_thread(replay_files, [path], broker.bootstrap_servers, validate=False)
-            decisions = await _read(broker, topics.DECISIONS, until=len(txs) + 1)
-            letters = await _read(broker, topics.DEAD_LETTERS, until=2, timeout_s=10)
-            alerts = await _read(broker, topics.ALERTS, until=7, timeout_s=10)
+            decisions = await read_at_least(broker, topics.DECISIONS, until=len(txs) + 1)
+            letters = await read_at_least(broker, topics.DEAD_LETTERS, until=2, timeout_s=10)
+            alerts = await read_at_least(broker, topics.ALERTS, until=7, timeout_s=10)
         return decisions, letters, alerts
 
     decisions, letters, alerts = asyncio.run(scenario())
@@ -201,11 +181,13 @@ def test_the_fetch_wait_lengthens_on_idle_topics_and_is_prompt_again_for_a_messa
                 await asyncio.sleep(0.1)
             fetcher = thread._consumer._fetcher
             idle = await poll_wait(fetcher, IDLE_WAIT_MS, timeout_s=IDLE_AFTER_S + 30)
-            before = await _read(broker, topics.DECISIONS, until=10**9, timeout_s=1)
+            before = await read_at_least(broker, topics.DECISIONS, until=10**9, timeout_s=1)
             topology.publisher(topics.TRANSACTIONS, tx["customer_id"].encode(), orjson.dumps(tx))
             await topology.publisher.flush()
             prompt = await poll_wait(fetcher, PROMPT_WAIT_MS, timeout_s=10)
-            after = await _read(broker, topics.DECISIONS, until=len(before) + 1, timeout_s=30)
+            after = await read_at_least(
+                broker, topics.DECISIONS, until=len(before) + 1, timeout_s=30
+            )
         return idle, prompt, [d for d in after if d["tx_id"] == tx["tx_id"]]
 
     idle, prompt, decided = asyncio.run(scenario())

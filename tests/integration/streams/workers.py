@@ -239,6 +239,28 @@ async def _read_topic(
         await consumer.stop()
 
 
+async def read_at_least(
+    kafka: KafkaSettings, topic: str, until: int, timeout_s: float = 60.0
+) -> list[Any]:
+    """The JSON bodies of ``topic`` from the beginning, read until there are ``until`` of them
+    or ``timeout_s`` has passed (then those read so far: the caller's assertions say what was
+    missing)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers)
+    await consumer.start()
+    partitions = [TopicPartition(topic, p) for p in range(kafka.partitions)]
+    consumer.assign(partitions)
+    await consumer.seek_to_beginning(*partitions)
+    found: list[Any] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while len(found) < until and time.monotonic() < deadline:
+            for messages in (await consumer.getmany(timeout_ms=200)).values():
+                found.extend(orjson.loads(m.value) for m in messages)
+    finally:
+        await consumer.stop()
+    return found
+
+
 def decisions_for(
     kafka: KafkaSettings, tx_ids: set[str], timeout_s: float = 90.0
 ) -> list[dict[str, Any]]:
