@@ -24,7 +24,6 @@ import os
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,8 +33,17 @@ from typing import Any
 
 import redis
 
+from benchmarks.cpu import process_cpu_s
 from benchmarks.harness import BenchContext, BenchResult, reference_ms
-from benchmarks.http_load import BodyOf, LoadResult, closed_loop, open_loop
+from benchmarks.http_load import BodyOf, closed_loop, open_loop
+from benchmarks.inline_passes import (
+    PASS_KEYS,
+    median,
+    median_pass,
+    pass_line,
+    pass_numbers,
+    summary,
+)
 from state.redis_wire import url_with_db
 from streams.admin import ensure_topics
 from streams.settings import KafkaSettings
@@ -50,39 +58,12 @@ WARM_UP_S = 8.0
 GOALS_MS = {"server p99 goal": 2.0, "client p99 goal": 5.0}
 #: Open-loop passes at 1,000/s per server (one with ``--quick``); the median is reported.
 STEADY_PASSES = 3
-#: The per-pass numbers kept in the results (the latencies themselves only for the median pass).
-PASS_KEYS = ("server_p50_ms", "server_p99_ms", "client_p50_ms", "client_p99_ms",
-             "late_p99_ms", "errors", "server_cpu_ms_per_request", "reference_ms")  # fmt: skip
 
 
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] if ordered else 0.0
-
-
-def _cpu_s(pid: int) -> float:
-    """CPU seconds (user and system) that process ``pid`` has used so far; 0 if unreadable."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
-def median_pass(passes: list[dict[str, Any]]) -> dict[str, Any]:
-    """The pass whose server p99 is the median (the lower middle one of an even number).
-
-    >>> median_pass([{"server_p99_ms": 3.0}, {"server_p99_ms": 1.0}, {"server_p99_ms": 2.0}])
-    {'server_p99_ms': 2.0}
-    """
-    ordered = sorted(passes, key=lambda found: float(found["server_p99_ms"]))
-    return ordered[(len(ordered) - 1) // 2]
 
 
 def decision_bodies(prefix: str) -> BodyOf:
@@ -100,23 +81,6 @@ def decision_bodies(prefix: str) -> BodyOf:
     return body
 
 
-def _summary(result: LoadResult) -> dict[str, Any]:
-    client, server = result.client_ms, [ms for ms in result.server_ms if ms >= 0]
-    return {
-        "requests": len(client),
-        "errors": result.errors,
-        "seconds": result.seconds,
-        "per_s": len(client) / result.seconds if result.seconds else 0.0,
-        "client_p50_ms": _percentile(client, 50),
-        "client_p99_ms": _percentile(client, 99),
-        "server_p50_ms": _percentile(server, 50),
-        "server_p99_ms": _percentile(server, 99),
-        "late_p99_ms": _percentile(result.late_ms, 99),
-        "client_ms": [round(v, 3) for v in client],
-        "server_ms": [round(v, 3) for v in server],
-    }
-
-
 def load(port: int, prefix: str, rate: float, seconds: float, connections: int) -> dict[str, Any]:
     """Open loop at ``rate``/s, or closed loop on ``connections`` (then ``rate`` is unused)."""
     gc.freeze()  # the generator's own collector would pause it mid-run and count as latency
@@ -126,7 +90,7 @@ def load(port: int, prefix: str, rate: float, seconds: float, connections: int) 
         run = closed_loop("127.0.0.1", port, "/v1/decisions", bodies, connections, seconds)
     else:
         run = open_loop("127.0.0.1", port, "/v1/decisions", bodies, rate, seconds)
-    return _summary(event_loop.run(run))
+    return summary(event_loop.run(run))
 
 
 def _client(
@@ -208,9 +172,9 @@ def _steady(pid: int, port: int, name: str, seconds: float, passes: int) -> list
     machine's speed just before it."""
     found: list[dict[str, Any]] = []
     for index in range(passes):
-        speed, cpu = reference_ms(), _cpu_s(pid)
+        speed, cpu = reference_ms(), process_cpu_s(pid)
         result = _client(port, f"steady-{name}-{index}", 1000, seconds)
-        used_ms = (_cpu_s(pid) - cpu) * 1000.0
+        used_ms = (process_cpu_s(pid) - cpu) * 1000.0
         result["server_cpu_ms_per_request"] = used_ms / max(1, result["requests"])
         result["reference_ms"] = speed
         found.append(result)
@@ -297,9 +261,9 @@ def run(ctx: BenchContext) -> BenchResult:
     steady, lean = main["steady"], bare["steady"]
     report = _plot(steady, lean, ctx.out_dir / PLOT, seconds)
     baseline = {
-        **_pass_numbers("at_1000_rps", main["steady_passes"]),
+        **pass_numbers("at_1000_rps", main["steady_passes"]),
         "at_1000_rps_achieved_per_s": steady["per_s"],
-        **_pass_numbers("no_console_at_1000_rps", bare["steady_passes"]),
+        **pass_numbers("no_console_at_1000_rps", bare["steady_passes"]),
         "no_console_saturation_decisions_per_s": bare["saturation"]["per_s"],
     }
     del baseline["at_1000_rps_server_p99_ms"], baseline["at_1000_rps_client_p99_ms"]  # metrics
@@ -316,8 +280,8 @@ def run(ctx: BenchContext) -> BenchResult:
     return BenchResult(
         name="inline",
         metrics={
-            "at_1000_rps_server_p99_ms": _median(main["steady_passes"], "server_p99_ms"),
-            "at_1000_rps_client_p99_ms": _median(main["steady_passes"], "client_p99_ms"),
+            "at_1000_rps_server_p99_ms": median(main["steady_passes"], "server_p99_ms"),
+            "at_1000_rps_client_p99_ms": median(main["steady_passes"], "client_p99_ms"),
             "at_1000_rps_errors": errors,
             "saturation_decisions_per_s": main["saturation"]["per_s"],
             "saturation_errors": main["saturation"]["errors"] + bare["saturation"]["errors"],
@@ -359,44 +323,12 @@ def run(ctx: BenchContext) -> BenchResult:
             "publisher) used in a pass, per request; reference_ms: the machine's speed just "
             "before the pass (a fixed pure-Python workload, lower is faster)",
             "passes (console, then without): "
-            + "; ".join(_pass_line(p) for p in (*main["steady_passes"], *bare["steady_passes"])),
+            + "; ".join(pass_line(p) for p in (*main["steady_passes"], *bare["steady_passes"])),
             "load average (1 min) before each part, on this shared 2-core machine: "
             + ", ".join(f"{k} {v:.2f}" for k, v in loads.items())
             + " (above 2, other jobs took CPU from the server and the client)",
         ],
         report=report,
-    )
-
-
-def _median(passes: list[dict[str, Any]], key: str) -> float:
-    return float(statistics.median(float(found[key]) for found in passes))
-
-
-def _pass_numbers(prefix: str, passes: list[dict[str, Any]]) -> dict[str, float]:
-    """The medians over the passes, and the range of the p99s."""
-    numbers = {
-        f"{prefix}_{key}": _median(passes, key)
-        for key in ("server_p50_ms", "server_p99_ms", "client_p50_ms", "client_p99_ms")
-    }
-    for key in ("server_p99_ms", "client_p99_ms"):
-        numbers[f"{prefix}_{key}_min"] = min(float(found[key]) for found in passes)
-        numbers[f"{prefix}_{key}_max"] = max(float(found[key]) for found in passes)
-    numbers[f"{prefix}_generator_late_p99_ms"] = _median(passes, "late_p99_ms")
-    numbers[f"{prefix}_server_cpu_ms_per_request"] = _median(passes, "server_cpu_ms_per_request")
-    return numbers
-
-
-def _pass_line(found: dict[str, Any]) -> str:
-    """One pass in a few words.
-
-    >>> _pass_line({"server_p99_ms": 2.5, "client_p99_ms": 6.0,
-    ...             "server_cpu_ms_per_request": 0.75, "reference_ms": 17.2})
-    'server p99 2.50 ms, client p99 6.00 ms, 0.75 ms CPU/request, reference 17.2 ms'
-    """
-    return (
-        f"server p99 {found['server_p99_ms']:.2f} ms, client p99 {found['client_p99_ms']:.2f} "
-        f"ms, {found['server_cpu_ms_per_request']:.2f} ms CPU/request, "
-        f"reference {found['reference_ms']:.1f} ms"
     )
 
 

@@ -6,7 +6,6 @@ import asyncio
 import time
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import CollectorRegistry
 
 from events.metrics import Metrics
@@ -14,23 +13,13 @@ from streams.admin import ensure_topics
 from streams.publisher import AsyncPublisher
 from streams.settings import KafkaSettings
 from tests.integration.kafka_fixtures import free_port
+from tests.integration.streams.workers import read_at_least
 from verdict.embedded import EmbeddedBroker
 from verdict.settings import StackSettings
 
 
 async def _read_all(settings: KafkaSettings, topic: str, expected: int) -> list[bytes]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
-    await consumer.start()
-    partitions = [TopicPartition(topic, p) for p in range(settings.partitions)]
-    consumer.assign(partitions)
-    await consumer.seek_to_beginning(*partitions)
-    values: list[bytes] = []
-    deadline = time.monotonic() + 20
-    while len(values) < expected and time.monotonic() < deadline:
-        for messages in (await consumer.getmany(timeout_ms=200)).values():
-            values.extend(message.value for message in messages)
-    await consumer.stop()
-    return values
+    return await read_at_least(settings, topic, expected, timeout_s=20, decode=bytes)
 
 
 def test_every_enqueued_event_is_delivered(kafka_settings: KafkaSettings, topic_name: str) -> None:

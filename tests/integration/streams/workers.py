@@ -240,11 +240,15 @@ async def _read_topic(
 
 
 async def read_at_least(
-    kafka: KafkaSettings, topic: str, until: int, timeout_s: float = 60.0
+    kafka: KafkaSettings,
+    topic: str,
+    until: int,
+    timeout_s: float = 60.0,
+    decode: Callable[[bytes], Any] = orjson.loads,
 ) -> list[Any]:
-    """The JSON bodies of ``topic`` from the beginning, read until there are ``until`` of them
-    or ``timeout_s`` has passed (then those read so far: the caller's assertions say what was
-    missing)."""
+    """The bodies of ``topic`` from the beginning (``decode``d: JSON by default), read until
+    there are ``until`` of them or ``timeout_s`` has passed (then those read so far: the
+    caller's assertions say what was missing)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers)
     await consumer.start()
     partitions = [TopicPartition(topic, p) for p in range(kafka.partitions)]
@@ -255,7 +259,7 @@ async def read_at_least(
     try:
         while len(found) < until and time.monotonic() < deadline:
             for messages in (await consumer.getmany(timeout_ms=200)).values():
-                found.extend(orjson.loads(m.value) for m in messages)
+                found.extend(decode(m.value) for m in messages)
     finally:
         await consumer.stop()
     return found

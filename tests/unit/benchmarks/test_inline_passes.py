@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmarks.inline import _pass_numbers, median_pass
+from benchmarks.inline_passes import median_pass, pass_numbers
 
 
 def _pass(server_p99: float, client_p99: float, cpu: float) -> dict[str, float]:
@@ -18,7 +18,7 @@ def _pass(server_p99: float, client_p99: float, cpu: float) -> dict[str, float]:
 
 def test_each_percentile_is_the_median_of_the_passes_with_the_range_of_the_p99s() -> None:
     passes = [_pass(1.6, 9.0, 0.72), _pass(4.5, 3.5, 0.80), _pass(3.0, 7.0, 0.75)]
-    numbers = _pass_numbers("x", passes)
+    numbers = pass_numbers("x", passes)
     assert numbers["x_server_p99_ms"] == 3.0
     assert numbers["x_client_p99_ms"] == 7.0  # the median of its own, not the median pass's
     assert (numbers["x_server_p99_ms_min"], numbers["x_server_p99_ms_max"]) == (1.6, 4.5)
