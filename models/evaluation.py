@@ -89,24 +89,25 @@ def card_precision_at_k(
     following days, as the handbook does: it is blocked, there is nothing left to find.
     """
     day = np.asarray(days)
-    card = np.asarray(cards)
     y, s = _checked(y_true, scores)
-    if not (len(day) == len(card) == len(y)):
+    if not (len(day) == len(cards) == len(y)):
         raise ValueError("days, cards, labels and scores must have the same length")
-    known: set[object] = set()
+    card_ids, card = np.unique(np.asarray(cards), return_inverse=True)
+    known = np.zeros(len(card_ids), dtype=bool)
+    order = np.argsort(day, kind="stable")  # each day's rows in their order
+    starts = np.flatnonzero(np.diff(day[order], prepend=np.nan)) if len(order) else order
     per_day: list[float] = []
-    for today in np.unique(day):
-        rows = np.flatnonzero(day == today)
-        best: dict[object, tuple[float, bool]] = {}
-        for row in rows:
-            key = card[row].item()
-            if key in known:
-                continue
-            score, fraud = best.get(key, (-np.inf, False))
-            best[key] = (max(score, float(s[row])), fraud or bool(y[row]))
-        ranked = sorted(best.items(), key=lambda item: -item[1][0])[:k]
-        found = [key for key, (_, fraud) in ranked if fraud]
+    for lo, hi in zip(starts, [*starts[1:], len(order)], strict=True):
+        rows = order[lo:hi]
+        rows = rows[~known[card[rows]]]
+        # each card of the day once: where it first appears, its best score, any fraud
+        cards_today, first, of_row = np.unique(card[rows], return_index=True, return_inverse=True)
+        best = np.full(len(cards_today), -np.inf)
+        np.maximum.at(best, of_row, s[rows])
+        fraud = np.bincount(of_row, weights=y[rows], minlength=len(cards_today)) > 0
+        top = np.lexsort((first, -best))[:k]  # highest score first, ties by first appearance
+        found = cards_today[top[fraud[top]]]
         per_day.append(len(found) / k)
-        known.update(found)
+        known[found] = True
     mean = float(np.mean(per_day)) if per_day else float("nan")
     return mean, per_day

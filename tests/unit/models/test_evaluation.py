@@ -86,13 +86,18 @@ def test_card_precision_per_day_leaves_found_cards_out() -> None:
     assert mean2 == 0.5
 
 
-def test_card_precision_matches_a_naive_version() -> None:
+@pytest.mark.parametrize("decimals", [None, 1])
+def test_card_precision_matches_a_naive_version(decimals: int | None) -> None:
+    """With scores rounded to one decimal, most cards tie: the first to appear that day ranks
+    first, as in a stable sort of the cards in the order they appear."""
     rng = np.random.default_rng(0)
     n = 3000
     days = rng.integers(0, 10, n)
     cards = rng.integers(0, 150, n).astype(str)
     y = rng.random(n) < 0.05
     s = rng.random(n) + 0.3 * y
+    if decimals is not None:
+        s = np.round(s, decimals)
     known: set[str] = set()
     expected = []
     for day in range(10):
