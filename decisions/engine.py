@@ -37,7 +37,7 @@ import redis
 
 from decisions import marketing, reasons
 from decisions.breaker import CircuitBreaker
-from decisions.core import CAPS, FEATURES, LISTS, DecisionContext, amend, propose
+from decisions.core import CAPS, FEATURES, LISTS, DecisionContext, fill_in, propose
 from decisions.inflight import InFlight, SentChunks
 from decisions.lists import ListStore
 from decisions.marketing import CapStore, Suppression, to_ms
@@ -332,7 +332,8 @@ class DecisionEngine:
                 reasons.degraded_reason(reasons.DEGRADED_CAPS),
                 *decision.reasons,
             ]
-        result = DecisionResult(amend(decision, **update), triggers, (*proposal.suppressed, *held))
+        fill_in(decision, **update)  # propose built it for this call alone: completed in place
+        result = DecisionResult(decision, triggers, (*proposal.suppressed, *held))
         return result, missing
 
     def _down(self) -> bool:

@@ -53,6 +53,10 @@ _DEGRADED: Final[dict[str, Reason]] = {
 }
 
 
+#: Approvals' reasons by detail, each built once and shared (most decisions are approvals).
+_APPROVED: Final[dict[str, Reason]] = {}
+
+
 def degraded_reason(code: str) -> Reason:
     """The reason for one missing dependency (``DEGRADED_FEATURES``...)."""
     return _DEGRADED[code]
@@ -67,7 +71,10 @@ def approved_reason(fraud: float | None, anomaly: float | None) -> Reason:
         parts.append(f"anomaly score {anomaly:.2f}")
     scores = " and ".join(parts)
     detail = f"{scores} below every threshold; no rule fired" if scores else "no rule fired"
-    return reason(APPROVED, detail)
+    found = _APPROVED.get(detail)
+    if found is None:  # at most 101 x 101 score pairs (two decimals, scores in [0, 1]), + Nones
+        found = _APPROVED[detail] = reason(APPROVED, detail)
+    return found
 
 
 def score_reason(model: str, score: float, outcome: str, threshold: float) -> Reason:

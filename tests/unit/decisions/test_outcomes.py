@@ -9,13 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from decisions.core import DecisionContext, amend, decide
+from decisions.core import DecisionContext, decide, fill_in
 from decisions.policy import Policy
 from decisions.policy_file import load_policy, parse_policy
 from decisions.rules import ListRule, Rules
 from decisions.schema import severity
 from decisions.sources import Scores
-from events.outputs import Decision, construct
+from events.outputs import Decision, Reason, construct
 from tests.unit.decisions.harness import LOW_SCORES, World, bench, codes, tx
 
 DEFAULT = load_policy()
@@ -246,13 +246,27 @@ def test_the_fast_record_equals_the_one_pydantic_builds() -> None:
     assert construct(Decision, **fewer).tier == ""
 
 
-def test_amend_equals_pydantics_copy_and_leaves_the_original() -> None:
+def test_fill_in_equals_pydantics_copy_and_refuses_an_unknown_field() -> None:
     decision = decide(tx("a"), {"amount": 50.0}, LOW_SCORES, DEFAULT)
     update: dict[str, Any] = {"triggers": ["travel_offer"], "latency_ms": 1.5}
-    amended = amend(decision, **update)
-    assert amended == decision.model_copy(update=update)
-    assert amended.model_dump_json() == decision.model_copy(update=update).model_dump_json()
-    assert decision.triggers == [] and decision.latency_ms == 0.0
+    copied = decision.model_copy(update=update)
+    filled = fill_in(decision, **update)
+    assert filled is decision  # in place: the caller's own record
+    assert filled == copied
+    assert filled.model_dump_json() == copied.model_dump_json()
+    assert filled.model_fields_set == copied.model_fields_set
+    with pytest.raises(ValueError, match="no field 'latency'"):
+        fill_in(decision, latency=2.0)
+    assert "latency" not in vars(decision)
+
+
+def test_approvals_share_one_reason_per_detail() -> None:
+    first = decide(tx("a"), {"amount": 50.0}, LOW_SCORES, DEFAULT)
+    second = decide(tx("b"), {"amount": 60.0}, LOW_SCORES, DEFAULT)
+    other = decide(tx("c"), {"amount": 50.0}, Scores(fraud=0.02, anomaly=0.03), DEFAULT)
+    assert first.reasons[0] is second.reasons[0]
+    assert first.reasons[0].detail != other.reasons[0].detail
+    assert other.reasons[0] == Reason(code="approved", detail=other.reasons[0].detail)
 
 
 def test_decide_is_pure() -> None:
