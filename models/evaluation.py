@@ -12,6 +12,7 @@ Plain numpy, no scikit-learn: the definitions are those of scikit-learn (``roc_a
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 import numpy as np
 import numpy.typing as npt
@@ -95,9 +96,9 @@ def card_precision_at_k(
     card_ids, card = np.unique(np.asarray(cards), return_inverse=True)
     known = np.zeros(len(card_ids), dtype=bool)
     order = np.argsort(day, kind="stable")  # each day's rows in their order
-    starts = np.flatnonzero(np.diff(day[order], prepend=np.nan)) if len(order) else order
+    bounds = np.append(np.flatnonzero(np.diff(day[order], prepend=np.nan)), len(order))
     per_day: list[float] = []
-    for lo, hi in zip(starts, [*starts[1:], len(order)], strict=True):
+    for lo, hi in pairwise(bounds):  # one day's rows: order[lo:hi]
         rows = order[lo:hi]
         rows = rows[~known[card[rows]]]
         # each card of the day once: where it first appears, its best score, any fraud

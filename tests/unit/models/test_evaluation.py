@@ -86,6 +86,12 @@ def test_card_precision_per_day_leaves_found_cards_out() -> None:
     assert mean2 == 0.5
 
 
+def test_card_precision_of_nothing_is_nan() -> None:
+    mean, per_day = card_precision_at_k([], [], [], [])
+    assert math.isnan(mean)
+    assert per_day == []
+
+
 @pytest.mark.parametrize("decimals", [None, 1])
 def test_card_precision_matches_a_naive_version(decimals: int | None) -> None:
     """With scores rounded to one decimal, most cards tie: the first to appear that day ranks
